@@ -35,6 +35,12 @@ class TransientError(AlbumRegistrationError):
     code = "transient"
 
 
+class ConfigurationError(AlbumRegistrationError):
+    """A required setting is missing or malformed (environment variable, price file)."""
+
+    code = "configuration_error"
+
+
 # --- input -----------------------------------------------------------------------------
 
 

@@ -28,7 +28,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from albums.domain.errors import InvalidRecordError, InvalidS3KeyError, InvalidUploadEventError
+from albums.domain.errors import (
+    InvalidAlbumError,
+    InvalidRecordError,
+    InvalidS3KeyError,
+    InvalidUploadEventError,
+)
 from albums.domain.models import (
     ALBUMS_PER_IMAGE,
     TaskStatus,
@@ -44,6 +49,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MAX_KEY_BYTES = 512
 MAX_SEGMENT_LENGTH = 255
 
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,120}$")
 _KEY_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ETAG = re.compile(r'^"?[A-Za-z0-9-]{1,64}"?$')
@@ -246,7 +252,11 @@ def execution_id_for(workflow_type: WorkflowType, native_id: str) -> str:
         name = native_id.split(marker, 1)[1].split("/", 1)[0]
     else:
         name = native_id.rsplit(":", 1)[-1]
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:120]
+    if not _SAFE_NAME.fullmatch(name):
+        # Replacing characters alone could map two names onto one id ("a.b", "a_b"); the
+        # hash suffix keeps the mapping one-to-one.
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        name = f"{re.sub(r'[^A-Za-z0-9_-]', '_', name)[:100]}_x{digest}"
     return check_execution_id(f"{workflow_type.tenant}-{name}")
 
 
@@ -280,7 +290,7 @@ def album_index_from_sk(sk: str) -> int:
         raise InvalidRecordError(f"not an album sort key: {sk!r}")
     try:
         return check_index(int(sk[len(ALBUM_SK_PREFIX) :]))
-    except ValueError:
+    except (ValueError, InvalidAlbumError):
         raise InvalidRecordError(f"not an album sort key: {sk!r}") from None
 
 
