@@ -346,3 +346,23 @@ def task_id_for(workflow_type: WorkflowType, execution_id: str) -> str:
     """
     digest = hashlib.sha256(f"{workflow_type}:{check_execution_id(execution_id)}".encode())
     return f"{workflow_type.tenant}-{digest.hexdigest()[:24]}"
+
+
+def upload_event_pattern(bucket_name: str) -> dict[str, Any]:
+    """Return the EventBridge rule pattern that starts both patterns for an upload.
+
+    It matches S3 "Object Created" events of the uploads bucket under ``uploads/``. The
+    suffix and character rules are left to the accept step on purpose: a photo with a
+    wrong name then ends as a *rejected* execution with the reason, instead of being
+    dropped silently by the rule.
+    """
+    if not _BUCKET_NAME.fullmatch(bucket_name):
+        raise InvalidUploadEventError(f"bucket name is not a valid S3 bucket name: {bucket_name!r}")
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [bucket_name]},
+            "object": {"key": [{"prefix": UPLOAD_PREFIX}]},
+        },
+    }

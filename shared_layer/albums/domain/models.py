@@ -8,6 +8,7 @@ Pure Python, no AWS imports. Every model is a frozen dataclass that validates it
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -205,7 +206,7 @@ class Album:
         )
 
 
-def check_album_set(albums: tuple[Album, ...] | list[Album]) -> tuple[Album, ...]:
+def check_album_set(albums: Sequence[Album]) -> tuple[Album, ...]:
     """Return the albums ordered by index if they are exactly indices ``1..6``, once each."""
     ordered = tuple(sorted(albums, key=lambda album: album.index))
     indices = [album.index for album in ordered]
@@ -248,8 +249,8 @@ class ValidatedAlbum:
 
 
 def apply_corrections(
-    albums: tuple[Album, ...] | list[Album],
-    corrections: tuple[AlbumCorrection, ...] | list[AlbumCorrection],
+    albums: Sequence[Album],
+    corrections: Sequence[AlbumCorrection],
 ) -> tuple[ValidatedAlbum, ...]:
     """Apply a reviewer's corrections to the detected albums.
 
@@ -279,7 +280,7 @@ def apply_corrections(
     return tuple(validated)
 
 
-def keep_original(albums: tuple[Album, ...] | list[Album]) -> tuple[ValidatedAlbum, ...]:
+def keep_original(albums: Sequence[Album]) -> tuple[ValidatedAlbum, ...]:
     """Return the albums unchanged and *not* validated: what a validation timeout keeps."""
     return tuple(
         ValidatedAlbum(album, year_original=album.year, year_validated=False)
@@ -372,7 +373,7 @@ class AlbumPriceResult:
 
 
 def completion_status(
-    results: tuple[AlbumPriceResult, ...] | list[AlbumPriceResult],
+    results: Sequence[AlbumPriceResult],
 ) -> ExecutionStatus:
     """Return ``completed`` when every album is priced, else ``completed_with_errors``."""
     indices = sorted(result.index for result in results)

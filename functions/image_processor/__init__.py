@@ -1,0 +1,1 @@
+"""Process-image step of the Step Functions workflow."""

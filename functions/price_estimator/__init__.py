@@ -1,0 +1,1 @@
+"""Estimate-price step: one album per invocation (a branch of the Map state)."""

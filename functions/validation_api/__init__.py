@@ -1,0 +1,1 @@
+"""Reviewer API: list pending validation tasks, submit corrections or reject."""

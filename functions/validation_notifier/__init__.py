@@ -1,0 +1,1 @@
+"""Human-validation step: create the validation task and notify the reviewer."""

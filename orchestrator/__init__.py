@@ -1,0 +1,1 @@
+"""The durable function: the whole album-registration workflow as one durable handler."""

@@ -1,0 +1,1 @@
+"""Developer and CI scripts (packaging, demo); importable so tests can call them in-process."""
