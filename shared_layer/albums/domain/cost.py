@@ -35,14 +35,14 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from albums.domain.errors import AlbumRegistrationError
-from albums.domain.models import WorkflowType
+from albums.domain.models import WorkflowType, to_decimal
 
 #: The dated price file shipped in ``albums/data``.
 PRICE_FILE = "aws-prices-us-east-1-2026-11-01.json"
@@ -718,12 +718,4 @@ def _check_count(value: object, name: str) -> int:
 
 
 def _amount(value: object, name: str, error: type[CostModelError] = CostModelError) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-        raise error(f"{name} must be a number, got {value!r}")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise error(f"{name} must be a number, got {value!r}") from None
-    if not number.is_finite() or number < 0:
-        raise error(f"{name} must be a finite, non-negative number, got {value!r}")
-    return number
+    return to_decimal(value, name, error=error, non_negative=True)

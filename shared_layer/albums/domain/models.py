@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from albums.domain.errors import InvalidAlbumError, InvalidRecordError
+from albums.domain.errors import AlbumRegistrationError, InvalidAlbumError, InvalidRecordError
 
 #: Every photo shows exactly this many albums.
 ALBUMS_PER_IMAGE = 6
@@ -301,11 +301,11 @@ class PriceEstimate:
     currency: str = "USD"
 
     def __post_init__(self) -> None:
-        price = _as_decimal(self.price_estimate, "priceEstimate")
+        price = to_decimal(self.price_estimate, "priceEstimate")
         if price < 0:
             raise InvalidAlbumError(f"priceEstimate must not be negative, got {price}")
         object.__setattr__(self, "price_estimate", price.quantize(_CENT, rounding=ROUND_HALF_UP))
-        confidence = _as_decimal(self.price_confidence, "priceConfidence")
+        confidence = to_decimal(self.price_confidence, "priceConfidence")
         if not Decimal(0) <= confidence <= Decimal(1):
             raise InvalidAlbumError(f"priceConfidence must be within 0..1, got {confidence}")
         object.__setattr__(
@@ -340,15 +340,28 @@ class PriceEstimate:
             raise InvalidAlbumError(f"price estimate is missing {missing.args[0]}") from None
 
 
-def _as_decimal(value: object, field_name: str) -> Decimal:
+def to_decimal(
+    value: object,
+    field_name: str,
+    *,
+    error: type[AlbumRegistrationError] = InvalidAlbumError,
+    non_negative: bool = False,
+) -> Decimal:
+    """Return ``value`` (int, float, Decimal or numeric string) as a finite Decimal.
+
+    Raises ``error`` (default :class:`InvalidAlbumError`) naming ``field_name`` for a
+    boolean, a non-number, NaN or infinity, and (with ``non_negative``) a negative value.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-        raise InvalidAlbumError(f"{field_name} must be a number, got {value!r}")
+        raise error(f"{field_name} must be a number, got {value!r}")
     try:
         number = Decimal(str(value))
     except ArithmeticError:
-        raise InvalidAlbumError(f"{field_name} must be a number, got {value!r}") from None
+        raise error(f"{field_name} must be a number, got {value!r}") from None
     if not number.is_finite():
-        raise InvalidAlbumError(f"{field_name} must be finite, got {value!r}")
+        raise error(f"{field_name} must be finite, got {value!r}")
+    if non_negative and number < 0:
+        raise error(f"{field_name} must not be negative, got {value!r}")
     return number
 
 

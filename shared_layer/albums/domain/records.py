@@ -55,6 +55,7 @@ from albums.domain.models import (
     check_task_id,
     clean_text,
     format_timestamp,
+    to_decimal,
 )
 
 # --- table schema ----------------------------------------------------------------------
@@ -215,15 +216,7 @@ def _optional_str(item: Mapping[str, Any], name: str) -> str | None:
 
 
 def _non_negative_decimal(value: object, name: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-        raise InvalidRecordError(f"{name} must be a number, got {value!r}")
-    try:
-        number = Decimal(str(value))
-    except ArithmeticError:
-        raise InvalidRecordError(f"{name} must be a number, got {value!r}") from None
-    if not number.is_finite() or number < 0:
-        raise InvalidRecordError(f"{name} must be a finite non-negative number, got {value!r}")
-    return number
+    return to_decimal(value, name, error=InvalidRecordError, non_negative=True)
 
 
 def _record_text(value: object, name: str, *, max_length: int) -> str:
