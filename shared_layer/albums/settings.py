@@ -13,10 +13,8 @@ from dataclasses import dataclass
 
 from albums.domain.errors import ConfigurationError
 from albums.domain.models import WorkflowType
+from albums.domain.vision import DEFAULT_MODEL_ID
 
-#: A current Anthropic vision model on Bedrock (cross-region inference profile). The seeds'
-#: Claude 3 Sonnet is legacy; override with BEDROCK_MODEL_ID.
-DEFAULT_MODEL_ID = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 DEFAULT_VALIDATION_TIMEOUT_SECONDS = 3600
 MAX_VALIDATION_TIMEOUT_SECONDS = 7 * 24 * 3600
 
