@@ -7,7 +7,8 @@ as Terraform does, routes Lambda invocations to in-process handlers
 place of the vision model. moto emits no S3 → EventBridge events and drops Lambda and
 Step Functions rule targets, so :meth:`LocalStack.put_upload` builds the "Object
 Created" event and delivers it to every target registered with
-:meth:`LocalStack.add_event_target`, after checking it against the rule's pattern.
+:meth:`LocalStack.add_event_target`, after checking it against the rule's pattern (the
+same pattern as Terraform's, :func:`albums.domain.keys.upload_event_pattern`).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class LocalStack:
         self.sns: Any = None
         self.iam: Any = None
         self._role_arn = ""
-        self._pattern: Any = None
+        self._pattern: dict[str, Any] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -151,11 +152,8 @@ class LocalStack:
         )
         self.topic_arn = self.sns.create_topic(Name="album-validation")["TopicArn"]
         os.environ["NOTIFICATION_TOPIC_ARN"] = self.topic_arn
-        pattern = keys.upload_event_pattern(self.bucket)
-        self.events.put_rule(Name=RULE_NAME, EventPattern=json.dumps(pattern))
-        from moto.events.models import EventPattern  # noqa: PLC0415
-
-        self._pattern = EventPattern.load(json.dumps(pattern))
+        self._pattern = keys.upload_event_pattern(self.bucket)
+        self.events.put_rule(Name=RULE_NAME, EventPattern=json.dumps(self._pattern))
         role = self.iam.create_role(
             RoleName="album-local-role",
             AssumeRolePolicyDocument=json.dumps(
@@ -227,7 +225,7 @@ class LocalStack:
 
     def deliver(self, event: dict[str, Any]) -> list[str]:
         """Deliver ``event`` to every target if it matches the rule; return the targets hit."""
-        if not self._pattern.matches_event(event):
+        if not keys.matches_upload_pattern(self._pattern, event):
             return []
         with self._targets_lock:
             targets = list(self._targets.items())

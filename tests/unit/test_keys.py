@@ -279,3 +279,40 @@ class TestTableKeys:
         assert keys.task_id_for(SF, "sf-1") != keys.task_id_for(SF, "sf-2")
         assert keys.task_id_for(SF, "x-1").startswith("sf-")
         assert keys.task_id_for(LDF, "x-1").startswith("ldf-")
+
+
+class TestUploadEventPattern:
+    def event(self, key: str, bucket: str = "album-uploads") -> dict[str, Any]:
+        event = object_created_event(key)
+        event["detail"]["bucket"]["name"] = bucket
+        return event
+
+    @pytest.mark.parametrize(
+        ("key", "matches"),
+        [
+            ("uploads/a.jpg", True),
+            ("uploads/deep/er/a.JPEG", True),
+            ("uploads/a.webp", True),
+            ("uploads/../a.png", True),  # the rule lets it through; accept rejects it
+            ("uploads/a.Jpg", False),  # mixed case: neither EventBridge nor we match it
+            ("uploads/a.gif", False),
+            ("other/a.jpg", False),
+            ("uploads/a.jpg.txt", False),
+        ],
+    )
+    def test_prefix_and_suffix(self, key: str, matches: bool) -> None:
+        pattern = keys.upload_event_pattern("album-uploads")
+        assert keys.matches_upload_pattern(pattern, self.event(key)) is matches
+
+    def test_other_buckets_sources_and_shapes_do_not_match(self) -> None:
+        pattern = keys.upload_event_pattern("album-uploads")
+        assert not keys.matches_upload_pattern(pattern, self.event("uploads/a.jpg", "other"))
+        wrong_source = self.event("uploads/a.jpg")
+        wrong_source["source"] = "aws.ec2"
+        assert not keys.matches_upload_pattern(pattern, wrong_source)
+        assert not keys.matches_upload_pattern(pattern, {"detail": "x"})
+        assert not keys.matches_upload_pattern(pattern, None)
+
+    def test_bad_bucket_name(self) -> None:
+        with pytest.raises(InvalidUploadEventError):
+            keys.upload_event_pattern("Bad_Bucket")

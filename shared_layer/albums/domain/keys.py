@@ -351,18 +351,53 @@ def task_id_for(workflow_type: WorkflowType, execution_id: str) -> str:
 def upload_event_pattern(bucket_name: str) -> dict[str, Any]:
     """Return the EventBridge rule pattern that starts both patterns for an upload.
 
-    It matches S3 "Object Created" events of the uploads bucket under ``uploads/``. The
-    suffix and character rules are left to the accept step on purpose: a photo with a
-    wrong name then ends as a *rejected* execution with the reason, instead of being
-    dropped silently by the rule.
+    The same pattern as Terraform's events module: S3 "Object Created" events of the
+    uploads bucket whose key is under ``uploads/`` and ends in an image suffix (lower or
+    upper case; a prefix and a suffix on one field need EventBridge's ``wildcard``).
+    Everything else about the key (characters, length, ``..``) is the accept step's to
+    judge, so such an upload ends as a *rejected* execution with the reason.
     """
     if not _BUCKET_NAME.fullmatch(bucket_name):
         raise InvalidUploadEventError(f"bucket name is not a valid S3 bucket name: {bucket_name!r}")
+    key_patterns = [
+        {"wildcard": f"{UPLOAD_PREFIX}*{suffix}"}
+        for lowered in IMAGE_SUFFIXES
+        for suffix in (lowered, lowered.upper())
+    ]
     return {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
-        "detail": {
-            "bucket": {"name": [bucket_name]},
-            "object": {"key": [{"prefix": UPLOAD_PREFIX}]},
-        },
+        "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": key_patterns}},
     }
+
+
+def matches_upload_pattern(pattern: dict[str, Any], event: object) -> bool:
+    """Return whether ``event`` matches a pattern from :func:`upload_event_pattern`.
+
+    Local mode's stand-in for EventBridge's matching of that one pattern (moto's matcher
+    has no ``wildcard``); ``*`` matches any run of characters, as in EventBridge.
+    """
+    if not isinstance(event, dict):
+        return False
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        return False
+    bucket = detail.get("bucket")
+    obj = detail.get("object")
+    if not isinstance(bucket, dict) or not isinstance(obj, dict):
+        return False
+    key = obj.get("key")
+    if not isinstance(key, str):
+        return False
+    wildcards = [entry["wildcard"] for entry in pattern["detail"]["object"]["key"]]
+    return (
+        event.get("source") in pattern["source"]
+        and event.get("detail-type") in pattern["detail-type"]
+        and bucket.get("name") in pattern["detail"]["bucket"]["name"]
+        and any(_wildcard_match(wildcard, key) for wildcard in wildcards)
+    )
+
+
+def _wildcard_match(wildcard: str, text: str) -> bool:
+    parts = [re.escape(part) for part in wildcard.split("*")]
+    return re.fullmatch(".*".join(parts), text, flags=re.DOTALL) is not None

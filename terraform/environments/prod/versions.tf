@@ -1,0 +1,14 @@
+terraform {
+  required_version = ">= 1.9"
+
+  required_providers {
+    aws = {
+      source = "hashicorp/aws"
+      # durable_config on aws_lambda_function needs 6.25 or later.
+      version = ">= 6.25, < 7.0"
+    }
+  }
+
+  # Partial configuration: `terraform init -backend-config=backend.hcl` (see backend.hcl.example).
+  backend "s3" {}
+}

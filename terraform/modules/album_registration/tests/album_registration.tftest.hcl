@@ -1,0 +1,146 @@
+# Run by `make tf-check` from modules/album_registration,
+# on the offline copy (provider 5.100), against mocked AWS: nothing leaves the machine.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_lambda_layer_version" {
+    defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:layer:mock:1" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn           = "arn:aws:lambda:us-east-1:123456789012:function:mock"
+      qualified_arn = "arn:aws:lambda:us-east-1:123456789012:function:mock:1"
+      invoke_arn    = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:mock/invocations"
+      version       = "1"
+    }
+  }
+  mock_resource "aws_lambda_alias" {
+    defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:function:mock:live" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:mock" }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = { arn = "arn:aws:sqs:us-east-1:123456789012:mock", url = "https://sqs.us-east-1.amazonaws.com/123456789012/mock" }
+  }
+  mock_resource "aws_sfn_state_machine" {
+    defaults = { arn = "arn:aws:states:us-east-1:123456789012:stateMachine:mock" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:mock" }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:us-east-1:123456789012:rule/mock" }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mock-AbCdEf" }
+  }
+  mock_resource "aws_dynamodb_table" {
+    defaults = { arn = "arn:aws:dynamodb:us-east-1:123456789012:table/mock" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::mock" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  name_prefix   = "albums-test"
+  region        = "us-east-1"
+  artifacts_dir = "tests/fixtures/artifacts"
+}
+
+run "stack" {
+  command = apply
+
+  assert {
+    condition     = can(jsondecode(output.state_machine_definition))
+    error_message = "The rendered ASL is not valid JSON."
+  }
+
+  assert {
+    condition     = length(regexall("\\$\\{[A-Za-z_]+\\}", output.state_machine_definition)) == 0
+    error_message = "The rendered ASL still holds a template placeholder."
+  }
+
+  assert {
+    condition     = output.state_machine_arn != null && output.durable_alias_arn != null
+    error_message = "The CLI outputs are missing."
+  }
+
+  assert {
+    condition     = jsondecode(output.upload_event_pattern).source == ["aws.s3"] && jsondecode(output.upload_event_pattern)["detail-type"] == ["Object Created"]
+    error_message = "The upload rule must match S3 Object Created events."
+  }
+
+  assert {
+    condition     = output.artifacts["orchestrator"] == "${sha256("orchestrator")}"
+    error_message = "The artifacts output must carry the manifest's sha256 (the promoted build)."
+  }
+}
+
+run "asl" {
+  command = apply
+
+  module {
+    source = "./tests/asl_check"
+  }
+
+  variables {
+    definition = run.stack.state_machine_definition
+  }
+
+  assert {
+    condition     = length(output.problems) == 0
+    error_message = "Broken transitions in the ASL: ${join("; ", output.problems)}"
+  }
+
+  assert {
+    condition     = output.state_count > 0
+    error_message = "The ASL has no states."
+  }
+}
+
+run "missing_artifact_fails_the_plan" {
+  command = plan
+
+  variables {
+    artifacts_dir = "tests/fixtures/incomplete"
+  }
+
+  expect_failures = [terraform_data.artifacts_check]
+}
+
+# The checker itself must catch a broken transition, or a pass above proves nothing.
+run "asl_check_catches_broken_transitions" {
+  command = apply
+
+  module {
+    source = "./tests/asl_check"
+  }
+
+  variables {
+    definition = jsonencode({
+      StartAt = "A"
+      States = {
+        A = { Type = "Pass", Next = "Missing" }
+        B = { Type = "Map", ItemProcessor = { StartAt = "C", States = { C = { Type = "Pass" } } }, End = true }
+      }
+    })
+  }
+
+  assert {
+    condition     = length(output.problems) == 2
+    error_message = "Expected the missing Next and the state without Next/End: ${jsonencode(output.problems)}"
+  }
+}

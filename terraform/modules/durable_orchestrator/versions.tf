@@ -1,0 +1,11 @@
+terraform {
+  required_version = ">= 1.9"
+
+  required_providers {
+    aws = {
+      source = "hashicorp/aws"
+      # durable_config on aws_lambda_function needs 6.25 or later.
+      version = ">= 6.25"
+    }
+  }
+}
