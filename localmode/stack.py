@@ -101,6 +101,7 @@ class LocalStack:
             clients.reset()
             self._exit.callback(clients.reset)
             self._exit.enter_context(install_moto_lambda_dispatch(self.registry))
+            self._exit.enter_context(serialized_dynamodb())
             self._exit.enter_context(clients.overridden(bedrock_runtime=self.vision))
             self._create_resources()
         except BaseException:
@@ -264,6 +265,33 @@ def object_created_event(
             "reason": "PutObject",
         },
     }
+
+
+#: One DynamoDB request at a time: moto's table is a plain dict, and TransactWriteItems
+#: deep-copies it while other threads (both patterns run at once) write to it.
+_DYNAMODB_LOCK = threading.RLock()
+
+
+@contextmanager
+def serialized_dynamodb() -> Iterator[None]:
+    """Serialise moto's DynamoDB requests, as the real service is safe to call concurrently.
+
+    Patches ``moto.dynamodb.responses.DynamoHandler.call_action`` (moto 5.2.x); the smoke
+    test in ``tests/unit/test_localmode_core.py`` fails when that internal changes.
+    """
+    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415 - local mode only
+
+    original = DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return original(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DynamoHandler.call_action = original  # type: ignore[method-assign]
 
 
 @contextmanager

@@ -49,6 +49,7 @@ from albums.observability import get_logger
 
 if TYPE_CHECKING:
     from albums.adapters.repository import AlbumRepository
+    from albums.domain.vision import VisionConfig
 
 LOGGER = get_logger()
 
@@ -120,6 +121,41 @@ def accept_upload(repository: AlbumRepository, event: object, execution_id: str)
         )
     repository.put_execution(execution_id, upload)
     return AcceptOutcome(AcceptStatus.ACCEPTED, execution_id, upload=upload)
+
+
+def process_image(
+    s3_client: Any,
+    bedrock_client: Any,
+    upload: UploadRef,
+    config: VisionConfig,
+    *,
+    max_year: int | None = None,
+) -> tuple[Album, ...]:
+    """Read the uploaded photo, downscale it, and ask the vision model for its six albums.
+
+    One model call, no retries of its own: the orchestration retries throttling and
+    transient failures (``TransientError``) with its own policy, so every attempt is
+    visible in its history (a Step Functions ``Retry``, a durable step's retry strategy).
+
+    Raises
+    ------
+    ImageError
+        The object is missing, changed, empty, too large or not a supported image.
+    TransientError
+        S3 or Bedrock throttled or failed transiently (``VisionThrottledError``,
+        ``VisionServiceError``): retry.
+    VisionOutputError, VisionRequestError
+        The model's answer is unusable, or Bedrock refused the request: do not retry.
+    """
+    # Imported here: Pillow and the Bedrock adapter are only needed by this step.
+    from albums.adapters.bedrock import invoke_vision_model_once  # noqa: PLC0415
+    from albums.adapters.images import downscale, read_image  # noqa: PLC0415
+
+    original = read_image(s3_client, upload)
+    image = downscale(original.data, original.media_type, config.max_image_edge)
+    return invoke_vision_model_once(
+        bedrock_client, image.data, image.media_type, config, max_year=max_year
+    )
 
 
 def store_initial_data(

@@ -129,3 +129,49 @@ def test_stack_creates_resources_and_delivers_matching_upload_events() -> None:
         assert len(delivered) == 1
     # Leaving the stack removes the stand-in: outside local mode Bedrock is the real client.
     assert "bedrock-runtime" not in clients._OVERRIDES
+
+
+def test_dynamodb_requests_are_serialised_under_concurrent_transactions() -> None:
+    """Smoke test of the patched moto internal ``DynamoHandler.call_action``.
+
+    Without the lock, moto's TransactWriteItems deep-copies the table while other threads
+    write to it and fails with "dictionary changed size during iteration".
+    """
+    import threading
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    with LocalStack() as stack:
+        assert DynamoHandler.call_action.__name__ == "call_action"
+        assert DynamoHandler.call_action.__qualname__.startswith("serialized_dynamodb")
+        errors: list[BaseException] = []
+
+        def write(worker: int) -> None:
+            try:
+                for n in range(10):
+                    stack.dynamodb.transact_write_items(
+                        TransactItems=[
+                            {
+                                "Put": {
+                                    "TableName": stack.table_name,
+                                    "Item": {
+                                        "pk": {"S": f"load#{worker}#{n}"},
+                                        "sk": {"S": f"item#{i}"},
+                                        "blob": {"S": "x" * 200},
+                                    },
+                                }
+                            }
+                            for i in range(5)
+                        ]
+                    )
+            except BaseException as error:  # collected and asserted below
+                errors.append(error)
+
+        threads = [threading.Thread(target=write, args=(w,)) for w in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert stack.dynamodb.scan(TableName=stack.table_name, Select="COUNT")["Count"] == 300
+    assert not DynamoHandler.call_action.__qualname__.startswith("serialized_dynamodb")

@@ -33,7 +33,12 @@ LAYER_LOCK = REPO / "shared_layer" / "requirements.txt"
 LAYER_IN = REPO / "shared_layer" / "requirements.in"
 SERVICES = package.read_services(REPO / "shared_layer" / "botocore-services.txt")
 FUNCTION_NAMES = sorted(p.parent.name for p in (REPO / "functions").glob("*/handler.py"))
-PLACEHOLDERS = ["image_processor", "price_estimator", "validation_api", "validation_notifier"]
+# Handlers not written yet say so when called; the list shrinks as issues land.
+PLACEHOLDERS = sorted(
+    path.parent.name
+    for path in [*(REPO / "functions").glob("*/handler.py"), REPO / "orchestrator" / "handler.py"]
+    if "NotImplementedError" in path.read_text(encoding="utf-8")
+)
 
 
 @dataclass(frozen=True)
@@ -242,11 +247,14 @@ def test_cli_prints_a_table_of_artifacts_and_sizes(builds: Builds) -> None:
 # --- placeholders ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [*PLACEHOLDERS, "orchestrator"])
-def test_placeholder_handlers_import_side_by_side_and_say_they_are_not_done(name: str) -> None:
+def test_every_handler_imports_side_by_side() -> None:
+    for name in [*FUNCTION_NAMES, "orchestrator"]:
+        assert callable(importlib.import_module(f"{name}.handler").handler)
+
+
+@pytest.mark.parametrize("name", PLACEHOLDERS)
+def test_placeholder_handlers_say_they_are_not_done(name: str) -> None:
     module = importlib.import_module(f"{name}.handler")
-    if "NotImplementedError" not in Path(str(module.__file__)).read_text(encoding="utf-8"):
-        pytest.skip(f"{name} has been implemented")
     with pytest.raises(NotImplementedError, match=name):
         module.handler({}, None)
 

@@ -1,0 +1,1 @@
+"""Accept step of the Step Functions workflow: key rules and upload claim."""

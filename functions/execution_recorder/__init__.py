@@ -1,0 +1,1 @@
+"""Execution recorder: measured transitions, duration and metrics of ended executions."""

@@ -1,0 +1,1 @@
+"""Store steps of the Step Functions workflow: one Lambda, one action per state."""

@@ -1,0 +1,123 @@
+"""Step Functions glue shared by the pattern's Lambdas and its local harness.
+
+- :func:`execution_id_of`: the execution id of a task payload's ``executionArn``
+  (``$$.Execution.Id``), so every Lambda derives the same id without passing it around.
+- :func:`error_message_of`: the readable message inside a Catch's ``Cause`` (a Lambda
+  error's ``Cause`` is its JSON error payload).
+- :func:`execution_history` and :func:`measure_execution`: the billed transitions and
+  duration of an ended execution, read from ``GetExecutionHistory`` (every page).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from albums.domain import keys
+from albums.domain.cost import count_state_transitions
+from albums.domain.errors import InvalidRecordError
+from albums.domain.models import WorkflowType
+
+if TYPE_CHECKING:
+    from types_boto3_stepfunctions.client import SFNClient
+
+PATTERN: Final = WorkflowType.STEP_FUNCTIONS
+#: History events that start one Lambda invocation (retries included).
+_LAMBDA_SCHEDULED: Final = frozenset({"TaskScheduled", "LambdaFunctionScheduled"})
+_MAX_MESSAGE: Final = 4000
+
+
+def execution_id_of(payload: object) -> str:
+    """Return the execution id for a task payload's ``executionArn``.
+
+    Raises
+    ------
+    InvalidRecordError
+        When the payload is not an object with a non-empty ``executionArn`` string.
+    """
+    arn = payload.get("executionArn") if isinstance(payload, dict) else None
+    if not isinstance(arn, str) or not arn:
+        raise InvalidRecordError("the state machine payload has no executionArn")
+    return keys.execution_id_for(PATTERN, arn)
+
+
+def error_message_of(cause: object) -> str:
+    """Return the message of a Catch ``Cause``.
+
+    A Lambda error's cause is its error payload as JSON; its ``errorMessage`` is what a
+    person wants to read. Any other cause (a States.* error, plain text) is kept whole.
+    """
+    if not isinstance(cause, str):
+        return "" if cause is None else json.dumps(cause)
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause[:_MAX_MESSAGE]
+    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
+        return str(parsed["errorMessage"])[:_MAX_MESSAGE]
+    return cause[:_MAX_MESSAGE]
+
+
+def execution_history(client: SFNClient, execution_arn: str) -> list[dict[str, Any]]:
+    """Return every event of an execution's history, oldest first (all pages)."""
+    events: list[dict[str, Any]] = []
+    paginator = client.get_paginator("get_execution_history")
+    for page in paginator.paginate(executionArn=execution_arn, includeExecutionData=False):
+        events.extend(dict(event) for event in page["events"])
+    return events
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionMeasurement:
+    """What an ended execution's history says about its cost and duration."""
+
+    execution_arn: str
+    status: str
+    transitions: int
+    duration_ms: int
+    lambda_invocations: int
+
+    def __post_init__(self) -> None:
+        for name in ("transitions", "duration_ms", "lambda_invocations"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidRecordError(f"{name} must be a non-negative integer, got {value!r}")
+
+    @property
+    def execution_id(self) -> str:
+        """The execution id (``sf-{name}``) the table knows the execution by."""
+        return keys.execution_id_for(PATTERN, self.execution_arn)
+
+
+def measure_execution(
+    client: SFNClient, execution_arn: str, events: list[dict[str, Any]] | None = None
+) -> ExecutionMeasurement:
+    """Measure an ended execution from ``DescribeExecution`` and its full history.
+
+    Parameters
+    ----------
+    client
+        A Step Functions client.
+    execution_arn
+        The execution.
+    events
+        Its history, when the caller has read it already.
+    """
+    described = client.describe_execution(executionArn=execution_arn)
+    history = execution_history(client, execution_arn) if events is None else events
+    started = described["startDate"]
+    stopped = described.get("stopDate") or _last_timestamp(history) or started
+    return ExecutionMeasurement(
+        execution_arn=execution_arn,
+        status=str(described["status"]),
+        transitions=count_state_transitions(history),
+        duration_ms=max(0, round((stopped - started).total_seconds() * 1000)),
+        lambda_invocations=sum(1 for event in history if event.get("type") in _LAMBDA_SCHEDULED),
+    )
+
+
+def _last_timestamp(events: list[dict[str, Any]]) -> datetime | None:
+    stamps = [e["timestamp"] for e in events if isinstance(e.get("timestamp"), datetime)]
+    return max(stamps) if stamps else None

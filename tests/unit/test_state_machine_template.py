@@ -1,0 +1,194 @@
+"""The ASL template: its placeholders, its two renderers, and the flow it defines.
+
+Terraform renders ``state_machine/album_registration.asl.json.tftpl`` with
+``templatefile()`` and local mode with :mod:`localmode.templatefile`; these tests render
+the real template with both and compare the bytes, for several sets of values.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localmode.stepfunctions import FUNCTION_VARIABLES, render_definition, template_variables
+from localmode.templatefile import (
+    STATE_MACHINE_TEMPLATE,
+    TemplateError,
+    TemplateValue,
+    placeholders,
+    render,
+)
+
+EXPECTED_PLACEHOLDERS = {
+    "accept_upload_arn",
+    "image_processor_arn",
+    "workflow_store_arn",
+    "validation_notifier_arn",
+    "price_estimator_arn",
+    "validation_timeout_seconds",
+    "validation_heartbeat_seconds",
+}
+TERRAFORM = shutil.which("terraform")
+
+
+def arns(prefix: str = "album-dev") -> dict[str, str]:
+    return {
+        name: f"arn:aws:lambda:eu-west-1:210987654321:function:{prefix}-{name}"
+        for name in FUNCTION_VARIABLES
+    }
+
+
+def variables(
+    timeout: int = 3600, heartbeat: int = 3599, prefix: str = "album-dev"
+) -> dict[str, TemplateValue]:
+    return template_variables(arns(prefix), timeout_seconds=timeout, heartbeat_seconds=heartbeat)
+
+
+def definition(**kwargs: Any) -> dict[str, Any]:
+    return json.loads(render(STATE_MACHINE_TEMPLATE.read_text(), variables(**kwargs)))  # type: ignore[no-any-return]
+
+
+def terraform_render(jobs: list[tuple[Path, dict[str, TemplateValue]]], workdir: Path) -> list[str]:
+    """Render each (template, variables) with Terraform's templatefile(), in one console run.
+
+    ``terraform console`` prints only the last expression read from stdin, so every
+    rendering goes into one comma-joined string of base64 texts.
+    """
+    calls = []
+    for number, (path, values) in enumerate(jobs):
+        file = workdir / f"vars{number}.json"
+        file.write_text(json.dumps(values))
+        calls.append(f'base64encode(templatefile("{path}", jsondecode(file("{file}"))))')
+    result = subprocess.run(  # noqa: S603 - our own fixed command line
+        [str(TERRAFORM), "console"],
+        input=f'join(",", [{", ".join(calls)}])\n',
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=60,
+        check=True,
+    )
+    lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    assert lines, result.stderr
+    encoded = lines[-1].strip('"').split(",")
+    assert len(encoded) == len(jobs), result.stdout + result.stderr
+    return [base64.b64decode(value).decode() for value in encoded]
+
+
+def test_template_has_exactly_the_agreed_placeholders() -> None:
+    assert placeholders(STATE_MACHINE_TEMPLATE.read_text()) == EXPECTED_PLACEHOLDERS
+    assert set(variables()) == EXPECTED_PLACEHOLDERS
+
+
+@pytest.mark.terraform
+@pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
+def test_python_renderer_agrees_with_terraform_templatefile(tmp_path: Path) -> None:
+    sets = [
+        variables(),
+        variables(timeout=2, heartbeat=1, prefix="album-prod"),
+        variables(timeout=604800, heartbeat=86400, prefix="x"),
+    ]
+    # Escapes, odd characters and numbers of every kind, on a template of our own too.
+    probe = tmp_path / "probe.tftpl"
+    probe.write_text(
+        '{"a": "${s}", "b": ${n}, "c": ${f}, "d": "$${literal}", "e": "%%{x}", "t": ${b}}\n'
+    )
+    probe_sets: list[dict[str, TemplateValue]] = [
+        {"s": 'quo"te\\ and ünïcode', "n": 42, "f": 1.5, "b": True},
+        {"s": "", "n": 0, "f": 10.0, "b": False},
+    ]
+    jobs = [(STATE_MACHINE_TEMPLATE, values) for values in sets]
+    jobs += [(probe, values) for values in probe_sets]
+    expected = terraform_render(jobs, tmp_path)
+    assert [render(path.read_text(), values) for path, values in jobs] == expected
+    # The rendered definition is JSON and the escape in its comment became a literal.
+    assert "written ${ here" in json.loads(expected[0])["Comment"]
+
+
+def test_escapes_render_literally_and_unsupported_syntax_is_refused() -> None:
+    assert render("$${a} %%{b} ${c}", {"c": 3}) == "${a} %{b} 3"
+    # As in Terraform: the escape wins, so "$$${c}" is "$" + a literal "${c}".
+    assert render("$$${c}", {"c": "x"}) == "$${c}"
+    with pytest.raises(TemplateError, match="does not contain key 'missing'"):
+        render("${missing}", {})
+    with pytest.raises(TemplateError, match="directives"):
+        render("%{ if true }x%{ endif }", {})
+    with pytest.raises(TemplateError, match="plain variables"):
+        render("${upper(a)}", {"a": "x"})
+    with pytest.raises(TemplateError, match="strip markers"):
+        render("${~a}", {"a": "x"})
+
+
+def test_rendered_template_is_json_with_every_value_in_place() -> None:
+    document = definition(timeout=120, heartbeat=60)
+    assert document["QueryLanguage"] == "JSONPath"
+    states = document["States"]
+    functions = arns()
+    assert states["Accept"]["Parameters"]["FunctionName"] == functions["accept_upload"]
+    assert states["ProcessImage"]["Parameters"]["FunctionName"] == functions["image_processor"]
+    wait = states["WaitForValidation"]
+    assert wait["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert wait["Parameters"]["FunctionName"] == functions["validation_notifier"]
+    assert (wait["TimeoutSeconds"], wait["HeartbeatSeconds"]) == (120, 60)
+    assert wait["Parameters"]["Payload"]["timeoutSeconds"] == 120
+    assert wait["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
+    item = states["EstimatePrices"]["ItemProcessor"]["States"]["EstimatePrice"]
+    assert item["Parameters"]["FunctionName"] == functions["price_estimator"]
+
+
+def test_process_image_retries_throttling_three_times_with_backoff_and_catches_the_rest() -> None:
+    state = definition()["States"]["ProcessImage"]
+    (retry,) = state["Retry"]
+    assert {"VisionThrottledError", "VisionServiceError", "TransientError"} <= set(
+        retry["ErrorEquals"]
+    )
+    assert (retry["MaxAttempts"], retry["BackoffRate"]) == (3, 2)
+    assert "VisionOutputError" not in retry["ErrorEquals"]
+    assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+
+
+def test_validation_timeout_continues_and_rejection_ends_rejected() -> None:
+    states = definition()["States"]
+    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in states["WaitForValidation"]["Catch"]}
+    assert catches[("States.Timeout", "States.HeartbeatTimeout")] == "ApplyOriginalData"
+    assert catches[("ValidationRejected",)] == "Reject"
+    assert states["ApplyOriginalData"]["Parameters"]["Payload"]["action"] == "timeout"
+    assert states["ApplyOriginalData"]["Next"] == "EstimatePrices"
+    assert states[states["Reject"]["Next"]]["Type"] == "Succeed"
+
+
+def test_price_map_isolates_each_album() -> None:
+    estimate = definition()["States"]["EstimatePrices"]
+    assert estimate["Type"] == "Map"
+    assert estimate["MaxConcurrency"] == 6
+    item_states = estimate["ItemProcessor"]["States"]
+    task = item_states["EstimatePrice"]
+    assert "PriceSourceUnavailableError" in task["Retry"][0]["ErrorEquals"]
+    assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+    assert item_states[task["Catch"][0]["Next"]]["Type"] == "Pass"
+
+
+def test_every_failure_is_recorded_before_the_fail_state() -> None:
+    states = definition()["States"]
+    for name, state in states.items():
+        if state["Type"] not in ("Task", "Map") or name == "RecordFailure":
+            continue
+        last = state["Catch"][-1]
+        assert last["ErrorEquals"] == ["States.ALL"], name
+        namer = states[last["Next"]]
+        assert (namer["Type"], namer["Result"], namer["Next"]) == ("Pass", name, "RecordFailure")
+    assert states["RecordFailure"]["Next"] == "Failed"
+    assert states["Failed"]["Type"] == "Fail"
+
+
+def test_local_definition_is_rendered_from_the_same_template() -> None:
+    local = render_definition(arns(), timeout_seconds=5, heartbeat_seconds=4)
+    assert local == render(STATE_MACHINE_TEMPLATE.read_text(), variables(timeout=5, heartbeat=4))
+    with pytest.raises(ValueError, match="below timeout_seconds"):
+        template_variables(arns(), timeout_seconds=5, heartbeat_seconds=5)
