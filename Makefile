@@ -51,8 +51,9 @@ fmt: $(STAMP) ## apply ruff's formatter and safe fixes
 
 pr: lint test package ## every check, as before a pull request
 
-demo: $(STAMP) ## run the main job in local mode (see README)
-	$(VPY) scripts/demo_status.py
+UPLOADS ?= 5
+demo: $(STAMP) ## run the main job in local mode: UPLOADS sample photos through both patterns
+	PYTHONPATH=functions:. $(VPY) -m localmode.demo --uploads $(UPLOADS)
 
 clean: ## remove build outputs and caches (keeps the virtual environment)
 	rm -rf dist build out .pytest_cache .mypy_cache .ruff_cache .hypothesis

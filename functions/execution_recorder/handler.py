@@ -12,7 +12,17 @@ Triggered by EventBridge when an execution ends. The handler dispatches on the e
   failure handling (aborted, timed out) is marked ``failed`` here, so no record stays
   ``running`` forever.
 
-Local mode calls :func:`record_step_functions_execution` directly with its moto clients.
+- ``aws.lambda`` (a durable execution's status change): reads the durable execution's
+  history (``GetDurableExecutionHistory``, every page) and records billable durable
+  operations, replays, checkpoints, bytes written, duration and cost on the execution
+  record, with the EMF metrics under the durable namespace
+  (:func:`albums.adapters.durable_history.record_durable_execution`). The event's field
+  naming the execution is read as ``detail.durableExecutionArn`` (or
+  ``detail.executionArn``): the exact shape of that event is not published yet, so
+  check it on the first real deployment.
+
+Local mode calls :func:`record_step_functions_execution` and the durable recorder directly
+with its moto clients and the runner's history.
 
 Lambda handler string: ``execution_recorder.handler.handler``
 (the zip holds ``execution_recorder/`` at its root).
@@ -26,11 +36,12 @@ from typing import Any
 
 from albums import workflow
 from albums.adapters import clients
+from albums.adapters.durable_history import record_durable_execution
 from albums.adapters.repository import AlbumRepository
 from albums.adapters.stepfunctions import PATTERN, ExecutionMeasurement, measure_execution
 from albums.domain.cost import WorkflowUsage, step_functions_cost
 from albums.domain.errors import ExecutionNotFoundError, InvalidUploadEventError
-from albums.domain.models import ExecutionMetrics
+from albums.domain.models import ExecutionMetrics, WorkflowType
 from albums.observability import emit_execution_metrics, execution_context, get_logger
 from albums.settings import Settings
 
@@ -111,9 +122,23 @@ def _step_functions_branch(event: dict[str, Any], settings: Settings) -> dict[st
     return record_step_functions_execution(clients.get("stepfunctions"), repository, arn)
 
 
-#: One branch per event source (the durable pattern adds its own).
+def _durable_branch(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    detail = event.get("detail")
+    arn = None
+    if isinstance(detail, dict):
+        arn = detail.get("durableExecutionArn") or detail.get("executionArn")
+    if not isinstance(arn, str) or not arn:
+        raise InvalidUploadEventError("durable status-change event has no durableExecutionArn")
+    repository = AlbumRepository(
+        clients.get("dynamodb"), settings.table_name, WorkflowType.DURABLE_FUNCTIONS
+    )
+    return record_durable_execution(clients.get("lambda"), repository, arn)
+
+
+#: One branch per event source.
 RECORDERS: dict[str, Callable[[dict[str, Any], Settings], dict[str, Any]]] = {
     "aws.states": _step_functions_branch,
+    "aws.lambda": _durable_branch,
 }
 
 

@@ -1,0 +1,55 @@
+"""Property 23 for the durable pattern, through the real durable runner in local mode.
+
+Slow (about 0.3 s per example, 100 examples): run with ``make test-slow``; the scenario
+tests in ``tests/integration/test_durable_pattern.py`` cover the same path in ``make test``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import given
+
+from albums.domain.models import Album, AlbumCorrection
+from localmode.durable import LocalDurable
+from localmode.stack import LocalStack
+from tests.durable_harness import (
+    album_sets,
+    corrections_for,
+    durable_env,
+    run_property_example,
+)
+
+__all__ = ["durable_env"]
+
+
+@pytest.mark.slow
+@pytest.mark.property
+@pytest.mark.timeout(1800)  # 100 whole executions on a loaded machine
+@given(albums=album_sets(), corrections=corrections_for())
+def test_price_synchronization_durable(
+    durable_env: tuple[LocalStack, LocalDurable],
+    albums: Sequence[Album],
+    corrections: Sequence[AlbumCorrection],
+) -> None:
+    """**Feature: album-registration-system, Property 23: Price Estimation Synchronization** — For
+    any price estimation phase, the workflow should wait for all 6 results before proceeding
+    """
+    stack, durable = durable_env
+    run = run_property_example(stack, durable, albums, corrections)
+    history = durable.history(run.arn)
+    position = {id(e): i for i, e in enumerate(history)}
+    ended = [
+        position[id(e)]
+        for e in history
+        if e["EventType"] == "StepSucceeded" and str(e.get("Name", "")).startswith("EstimatePrice-")
+    ]
+    store = [
+        position[id(e)]
+        for e in history
+        if e["EventType"] == "StepStarted" and e.get("Name") == "StoreResults"
+    ]
+    assert len(ended) == 6
+    assert len(store) == 1
+    assert store[0] > max(ended)

@@ -1,0 +1,50 @@
+"""Property 25 for the durable pattern, through the real durable runner in local mode.
+
+Slow (about 0.3 s per example, 100 examples): run with ``make test-slow``; the scenario
+tests in ``tests/integration/test_durable_pattern.py`` cover the same path in ``make test``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import given
+
+from albums.domain.models import Album, AlbumCorrection
+from localmode.durable import LocalDurable
+from localmode.stack import LocalStack
+from tests.durable_harness import (
+    PATTERN,
+    album_sets,
+    corrections_for,
+    durable_env,
+    run_property_example,
+)
+
+__all__ = ["durable_env"]
+
+
+@pytest.mark.slow
+@pytest.mark.property
+@pytest.mark.timeout(1800)  # 100 whole executions on a loaded machine
+@given(albums=album_sets(), corrections=corrections_for())
+def test_album_price_update_durable(
+    durable_env: tuple[LocalStack, LocalDurable],
+    albums: Sequence[Album],
+    corrections: Sequence[AlbumCorrection],
+) -> None:
+    """**Feature: album-registration-system, Property 25: Album Price Update** — For any completed
+    price estimation, all album records should be updated with price and confidence
+    """
+    stack, durable = durable_env
+    from albums.domain.models import PriceStatus
+
+    run = run_property_example(stack, durable, albums, corrections)
+    stored = stack.repository(PATTERN).get_albums(run.execution_id)
+    assert len(stored) == 6
+    for record in stored:
+        assert record.price_status is PriceStatus.PRICED
+        assert record.price is not None
+        assert 0 <= record.price.price_confidence <= 1
+        assert record.price.price_estimate >= 0
