@@ -37,8 +37,8 @@ package: $(STAMP) ## build dist/: one zip per function, the orchestrator, the la
 test: $(STAMP) tf-check-if-available ## run the test suite (unit, property, integration) that CI runs
 	$(VPY) -m pytest -m "not slow" -p no:cacheprovider
 
-test-slow: $(STAMP) ## run the slow suites kept out of `make test`
-	$(VPY) -m pytest -m slow -p no:cacheprovider
+test-slow: $(STAMP) ## the property tests at full strength: 100 examples for the durable ones too
+	DURABLE_PROPERTY_EXAMPLES=100 $(VPY) -m pytest -m "slow or property" -p no:cacheprovider
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict on our code
 	$(VENV)/bin/ruff check .

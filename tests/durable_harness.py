@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -164,3 +166,12 @@ def run_property_example(
 ) -> DurableRun:
     """Upload a photo showing ``albums``, answer with ``corrections``, wait for the end."""
     return run_upload(stack, durable, approve(corrections), album_dicts(albums))
+
+
+#: Examples per durable property test: each is a whole durable execution, so ``make test``
+#: runs a bounded number and ``make test-slow`` sets ``DURABLE_PROPERTY_EXAMPLES=100``.
+DURABLE_EXAMPLES = settings(
+    max_examples=int(os.environ.get("DURABLE_PROPERTY_EXAMPLES", "10")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)

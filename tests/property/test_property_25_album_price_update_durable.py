@@ -1,7 +1,7 @@
 """Property 25 for the durable pattern, through the real durable runner in local mode.
 
-Slow (about 0.3 s per example, 100 examples): run with ``make test-slow``; the scenario
-tests in ``tests/integration/test_durable_pattern.py`` cover the same path in ``make test``.
+Each example is a whole durable execution, so ``make test`` runs a bounded number of
+examples (10) and ``make test-slow`` runs 100 (``DURABLE_PROPERTY_EXAMPLES``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from albums.domain.models import Album, AlbumCorrection
 from localmode.durable import LocalDurable
 from localmode.stack import LocalStack
 from tests.durable_harness import (
+    DURABLE_EXAMPLES,
     PATTERN,
     album_sets,
     corrections_for,
@@ -25,9 +26,9 @@ from tests.durable_harness import (
 __all__ = ["durable_env"]
 
 
-@pytest.mark.slow
 @pytest.mark.property
-@pytest.mark.timeout(1800)  # 100 whole executions on a loaded machine
+@pytest.mark.timeout(1800)  # up to 100 whole executions on a loaded machine
+@DURABLE_EXAMPLES
 @given(albums=album_sets(), corrections=corrections_for())
 def test_album_price_update_durable(
     durable_env: tuple[LocalStack, LocalDurable],

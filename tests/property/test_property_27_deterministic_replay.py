@@ -5,9 +5,9 @@ original execution (Validates: Requirements 7.5).
 Each example runs a whole registration through the real durable runner, then re-invokes
 the handler with the execution's complete recorded history through a service client that
 refuses every checkpoint: the result must be identical and no step body may run again
-(no vision call, no table write). Slow (100 whole executions): ``make test-slow``; the
-same check on one execution, plus the crash and renamed-step cases, run in ``make test``
-(``tests/integration/test_durable_replay.py``).
+(no vision call, no table write). ``make test`` runs 10 examples, ``make test-slow`` 100
+(``DURABLE_PROPERTY_EXAMPLES``); the crash and renamed-step cases are in
+``tests/integration/test_durable_replay.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ from hypothesis import given
 from albums.domain.models import Album, AlbumCorrection
 from localmode.durable import LocalDurable
 from localmode.stack import LocalStack
-from tests.durable_harness import album_sets, corrections_for, durable_env, run_property_example
+from tests.durable_harness import (
+    DURABLE_EXAMPLES,
+    album_sets,
+    corrections_for,
+    durable_env,
+    run_property_example,
+)
 from tests.integration.test_durable_replay import RefusingServiceClient, replay_input, table_items
 
 __all__ = ["durable_env"]
@@ -34,9 +40,9 @@ def own_items(stack: LocalStack, execution_id: str) -> list[dict[str, Any]]:
     return [item for item in table_items(stack) if execution_id in json.dumps(item)]
 
 
-@pytest.mark.slow
 @pytest.mark.property
-@pytest.mark.timeout(1800)  # 100 whole executions on a loaded machine
+@pytest.mark.timeout(1800)  # up to 100 whole executions on a loaded machine
+@DURABLE_EXAMPLES
 @given(albums=album_sets(), corrections=corrections_for())
 def test_replay_with_the_full_history_is_identical(
     durable_env: tuple[LocalStack, LocalDurable],

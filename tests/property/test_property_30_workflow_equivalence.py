@@ -8,8 +8,8 @@ album records must be equal once the fields that name the pattern or the moment 
 out (tenant keys, ``workflowType``, ``executionId``, timestamps, tokens), and so must the
 prices.
 
-The fixed-example test runs in ``make test``; the hypothesis test (100 uploads through
-both patterns) is slow: ``make test-slow``.
+The fixed-example test and the hypothesis test run in ``make test`` (10 examples for the
+latter); ``make test-slow`` runs 100 (``DURABLE_PROPERTY_EXAMPLES``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from localmode.stack import LocalStack, object_created_event
 from localmode.stepfunctions import StepFunctionsPattern
 from tests.durable_harness import (
     ALBUMS,
+    DURABLE_EXAMPLES,
     album_dicts,
     album_sets,
     approve,
@@ -108,9 +109,9 @@ def test_one_upload_gives_equal_records_in_both_patterns(both: Both) -> None:
     assert all(a["priceStatus"] == "priced" for a in durable_albums)
 
 
-@pytest.mark.slow
 @pytest.mark.property
-@pytest.mark.timeout(1800)  # 100 whole executions on a loaded machine
+@pytest.mark.timeout(1800)  # up to 100 whole executions on a loaded machine
+@DURABLE_EXAMPLES
 @given(albums=album_sets(), corrections=corrections_for())
 def test_any_upload_gives_equal_records_in_both_patterns(
     both: Both, albums: Sequence[Album], corrections: Sequence[AlbumCorrection]
