@@ -4,7 +4,9 @@ Steps (each bounded in time; the server is stopped by its PID whatever happens):
 
 1. write the 5.100 copy of terraform/ to ``build/tf-smoke/`` (``scripts/tf_offline.py``)
    plus ``smoke_override.tf`` in its dev root: a local backend, fake credentials, every
-   endpoint on 127.0.0.1, ``max_retries = 1`` so a missing API fails fast;
+   endpoint on 127.0.0.1, ``max_retries = 3`` so a missing API fails after a few quick
+   tries (not the provider's default 25) while a connection the local server drops under
+   load is retried;
 2. artifacts: ``--artifacts DIR`` (e.g. ``dist``) or, by default, small stand-in zips with a
    manifest in the ``make package`` format (moto stores code, it never runs it);
 3. start ``scripts/tf_moto_server.py`` on a free port of 127.0.0.1;
@@ -173,7 +175,7 @@ provider "aws" {{
   skip_metadata_api_check     = true
   skip_region_validation      = true
   s3_use_path_style           = true
-  max_retries                 = 1
+  max_retries                 = 3
 
   endpoints {{
 {endpoints}
@@ -317,7 +319,17 @@ def run(artifacts: Path | None, keep: bool) -> int:
     with moto_server(port, WORK / "moto.log"):
         terraform(root, "init", "-input=false", f"-plugin-dir={PLUGIN_DIR}", "-reconfigure")
         try:
-            terraform(root, "apply", "-input=false", "-auto-approve", "-lock=false", *variables)
+            # Fewer concurrent requests: moto's single-process server drops connections
+            # under Terraform's default parallelism of 10 on a 2-core machine.
+            terraform(
+                root,
+                "apply",
+                "-input=false",
+                "-auto-approve",
+                "-lock=false",
+                "-parallelism=4",
+                *variables,
+            )
             outputs = json.loads(terraform(root, "output", "-json", capture=True).stdout)
             for name in (
                 "bucket_name",
