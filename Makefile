@@ -52,8 +52,8 @@ fmt: $(STAMP) ## apply ruff's formatter and safe fixes
 pr: lint test package ## every check, as before a pull request
 
 UPLOADS ?= 5
-demo: $(STAMP) ## run the main job in local mode: UPLOADS sample photos through both patterns
-	PYTHONPATH=functions:. $(VPY) -m localmode.demo --uploads $(UPLOADS)
+demo: $(STAMP) ## run the main job locally: UPLOADS sample photos through both patterns; report in out/demo
+	$(VENV)/bin/albums demo --uploads $(UPLOADS) --out out/demo
 
 clean: ## remove build outputs and caches (keeps the virtual environment)
 	rm -rf dist build out .pytest_cache .mypy_cache .ruff_cache .hypothesis
@@ -104,3 +104,8 @@ plan: ## terraform plan ENV=dev|prod with ARTIFACTS=dist (writes terraform/envir
 
 apply: ## terraform apply ENV=dev|prod of the plan written by `make plan`
 	terraform -chdir=$(TF_ENV_DIR) apply -input=false tfplan
+
+# --- bench (issue 6) ---
+.PHONY: bench
+bench: $(STAMP) package ## measure both patterns locally, handler imports, dist/ sizes vs goals; out/bench/results.json
+	$(VPY) -m albums_cli.bench --dist dist --out out/bench

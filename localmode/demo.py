@@ -1,73 +1,280 @@
-"""The local main job: sample uploads through both patterns, side by side.
+"""The local main job: sample uploads through both patterns, side by side, and the report.
 
-``python -m localmode.demo [--uploads N]`` (what ``make demo`` runs) starts the local
-stack, plugs in both patterns, puts N sample shelf photos into the uploads bucket (the
-EventBridge rule starts both patterns for each), answers every validation with the
-scripted corrections (Step Functions: ``SendTaskSuccess`` with the stored task token;
-durable: the runner's callback with the stored callback id), waits for every execution,
-and prints what each pattern did and whether both stored the same albums and prices.
+:func:`run_local` (what ``albums demo`` and ``make demo`` run) starts the local stack, plugs
+in both patterns, puts N sample shelf photos into the uploads bucket (the EventBridge rule
+starts both patterns for each), answers every validation (scripted corrections, or a person
+in the validation page with ``interactive``), waits for every execution to end, collects
+what both patterns did and writes the comparison report.
 
-Vision is the local stand-in (labelled so); everything else is the real code: the
-handlers, the ASL executed by moto, the durable handler under the SDK's test runner, the
-repository on moto's DynamoDB.
+Vision is the local stand-in (labelled so) and may sleep a simulated latency; the price
+source may sleep too and fail a share of calls transiently. Everything else is the real
+code: the handlers, the ASL executed by moto, the durable handler under the SDK's test
+runner, the repository on moto's DynamoDB.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, TextIO
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TextIO
 
-from albums.domain import cost, keys
+from albums.domain import keys
 from albums.domain.models import AlbumCorrection, ExecutionStatus, WorkflowType
-from albums.domain.records import AlbumRecord, ExecutionRecord
 from albums.observability import get_logger
 from albums.workflow import ValidationDecision
 from localmode import samples
 from localmode.durable import LocalDurable
+from localmode.pricing import ProgrammablePriceSource
 from localmode.stack import LocalStack
 from localmode.stepfunctions import StepFunctionsPattern
 from localmode.vision import STAND_IN_MODEL
 
-SF = WorkflowType.STEP_FUNCTIONS
-LDF = WorkflowType.DURABLE_FUNCTIONS
+SF: Final = WorkflowType.STEP_FUNCTIONS
+LDF: Final = WorkflowType.DURABLE_FUNCTIONS
+PATTERN_LABELS: Final[Mapping[WorkflowType, str]] = {
+    SF: "Step Functions",
+    LDF: "durable functions",
+}
+MAX_UPLOADS: Final = 100
+DEFAULT_OUT: Final = Path("out/demo")
+
+
+class DemoError(RuntimeError):
+    """The demo could not run or did not finish; the message says what to do."""
 
 
 @dataclass(frozen=True, slots=True)
-class PatternSummary:
-    """What one pattern did over all uploads."""
+class DemoOptions:
+    """How one local run is set up.
 
-    workflow_type: WorkflowType
-    executions: int
-    completed: int
-    albums_priced: int
-    latency_s: tuple[float, ...]
-    orchestration_per_workflow: float
-    cost_per_1k_usd: float
+    Parameters
+    ----------
+    uploads
+        Sample photos to upload (1 to ``MAX_UPLOADS``); the 5 sample shelves repeat.
+    vision_latency_s, price_latency_s
+        Simulated latency of each vision call and each price call.
+    fail_rate
+        Share of price calls that fail transiently (retried by both patterns).
+    seed
+        Makes the injected price failures reproducible.
+    interactive
+        Wait for a person to answer each validation in the validation page.
+    timeout_s
+        Longest wait for every execution to pause for validation, then to end.
+    """
+
+    uploads: int = 5
+    vision_latency_s: float = 0.0
+    price_latency_s: float = 0.0
+    fail_rate: float = 0.0
+    seed: int = 0
+    interactive: bool = False
+    timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.uploads <= MAX_UPLOADS:
+            raise ValueError(f"uploads must be between 1 and {MAX_UPLOADS}")
+        if self.vision_latency_s < 0 or self.price_latency_s < 0:
+            raise ValueError("latencies must not be negative")
+        if not 0 <= self.fail_rate < 1:
+            raise ValueError("fail rate must be at least 0 and below 1")
+        if self.timeout_s <= 0:
+            raise ValueError("timeout must be positive")
 
 
 @dataclass(frozen=True, slots=True)
-class DemoResult:
-    """Both patterns' summaries and whether they agree on every upload."""
+class Upload:
+    """One sample photo put into the bucket, and what the reviewer will correct."""
 
-    uploads: int
-    summaries: dict[WorkflowType, PatternSummary]
-    equivalent: bool
-    differences: tuple[str, ...]
+    key: str
+    upload_id: str
+    corrections: tuple[AlbumCorrection, ...]
 
 
-def run_demo(uploads: int = 5, *, out: TextIO = sys.stdout) -> DemoResult:
-    """Run ``uploads`` sample photos through both patterns and summarise them."""
-    if not 1 <= uploads <= 100:
-        raise ValueError("uploads must be between 1 and 100")
-    with _quiet():
-        return _run(uploads, out)
+@dataclass(slots=True)
+class LocalRun:
+    """What one local run did: the collected dataset, the report and where it was written."""
+
+    options: DemoOptions
+    uploads: tuple[Upload, ...]
+    wall_time_s: float
+    dataset: Any = None
+    report: dict[str, Any] = field(default_factory=dict)
+    report_paths: list[Path] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether both patterns completed every upload and stored equal results."""
+        patterns = self.report.get("patterns", {})
+        return bool(self.report.get("equivalent")) and all(
+            figures.get("completed") == self.options.uploads for figures in patterns.values()
+        )
+
+
+# --- progress ---------------------------------------------------------------------------
+
+
+class Progress:
+    """Executions started / waiting for validation / done, per pattern.
+
+    On a terminal one line is redrawn in place; otherwise a plain line is printed whenever
+    the counts change (logs and CI stay readable).
+    """
+
+    def __init__(self, out: TextIO, *, interval_s: float = 0.25) -> None:
+        self.out = out
+        self.interval_s = interval_s
+        self.live = bool(getattr(out, "isatty", lambda: False)())
+        self._lock = threading.Lock()
+        self._last = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def say(self, message: str) -> None:
+        """Print one event line (above the live counts on a terminal)."""
+        with self._lock:
+            prefix = "\r\x1b[2K" if self.live and self._last else ""
+            print(f"{prefix}[{time.strftime('%H:%M:%S')}] {message}", file=self.out, flush=True)
+            if self.live and self._last:
+                print(self._last, end="", file=self.out, flush=True)
+
+    def show(self, counts: Mapping[WorkflowType, Mapping[str, int]]) -> None:
+        """Show the current counts (only when they changed)."""
+        line = "   ".join(
+            f"{PATTERN_LABELS[pattern]}: {c['started']} started, {c['waiting']} waiting, "
+            f"{c['done']} done"
+            for pattern, c in counts.items()
+        )
+        with self._lock:
+            if line == self._last:
+                return
+            self._last = line
+            if self.live:
+                print(f"\r\x1b[2K{line}", end="", file=self.out, flush=True)
+            else:
+                print(f"[{time.strftime('%H:%M:%S')}] {line}", file=self.out, flush=True)
+
+    @contextmanager
+    def watching(
+        self, count: Callable[[], Mapping[WorkflowType, Mapping[str, int]]]
+    ) -> Iterator[None]:
+        """Poll ``count`` in the background and show it until the block ends."""
+
+        def loop() -> None:
+            while not self._stop.wait(self.interval_s):
+                self.show(count())
+
+        self._stop.clear()
+        self._thread = threading.Thread(target=loop, name="demo-progress", daemon=True)
+        self._thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            self._thread.join()
+            self.show(count())
+            if self.live:
+                print(file=self.out, flush=True)
+
+
+def execution_counts(stack: LocalStack) -> dict[WorkflowType, dict[str, int]]:
+    """Count each pattern's executions: started, waiting for validation, ended."""
+    counts: dict[WorkflowType, dict[str, int]] = {}
+    for pattern in (SF, LDF):
+        statuses = [
+            record.status
+            for record in _all_executions(stack, pattern)
+            if record.status is not ExecutionStatus.DUPLICATE
+        ]
+        counts[pattern] = {
+            "started": len(statuses),
+            "waiting": sum(s is ExecutionStatus.AWAITING_VALIDATION for s in statuses),
+            "done": sum(s.is_terminal for s in statuses),
+        }
+    return counts
+
+
+def _all_executions(stack: LocalStack, pattern: WorkflowType) -> list[Any]:
+    repository = stack.repository(pattern)
+    records: list[Any] = []
+    token = None
+    while True:
+        page = repository.list_executions(100, next_token=token)
+        records.extend(page.items)
+        token = page.next_token
+        if token is None:
+            return records
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+def run_local(
+    options: DemoOptions,
+    *,
+    out_dir: Path | None = DEFAULT_OUT,
+    out: TextIO = sys.stdout,
+) -> LocalRun:
+    """Run ``options.uploads`` sample photos through both patterns and write the report.
+
+    Raises
+    ------
+    DemoError
+        When an execution does not pause or end in time (the message names it).
+    """
+    from albums_cli import report  # noqa: PLC0415 - matplotlib is only needed here
+
+    progress = Progress(out)
+    began = time.perf_counter()
+    with _quiet(), _local_patterns(options) as (stack, step_functions, durable):
+        uploads = _upload_samples(stack, options, progress)
+        with progress.watching(lambda: execution_counts(stack)):
+            _answer_validations(
+                stack, step_functions, durable, uploads, options=options, progress=progress
+            )
+            _wait_for_every_end(step_functions, durable, options)
+        run_info = report.RunInfo(
+            mode="local",
+            vision=STAND_IN_MODEL,
+            uploads=options.uploads,
+            vision_latency_s=options.vision_latency_s,
+            price_latency_s=options.price_latency_s,
+            fail_rate=options.fail_rate,
+        )
+        dataset = report.collect_local(stack, step_functions, durable, run=run_info)
+    run = LocalRun(options, uploads, time.perf_counter() - began, dataset)
+    run.report = report.build_report(dataset)
+    if out_dir is not None:
+        run.report_paths = report.write_report(out_dir, run.report)
+    print_summary(run, out)
+    return run
+
+
+@contextmanager
+def _local_patterns(
+    options: DemoOptions,
+) -> Iterator[tuple[LocalStack, StepFunctionsPattern, LocalDurable]]:
+    """Enter the local stack with both patterns plugged in, set up as ``options`` asks."""
+
+    def prices() -> ProgrammablePriceSource:
+        # One source per pattern: each meets the same (seeded) faults.
+        return ProgrammablePriceSource(
+            latency_s=options.price_latency_s, fail_rate=options.fail_rate, seed=options.seed
+        )
+
+    with (
+        LocalStack() as stack,
+        StepFunctionsPattern(stack, prices=prices()) as step_functions,
+        LocalDurable(stack, price_source=prices()) as durable,
+    ):
+        stack.vision.latency_s = options.vision_latency_s
+        yield stack, step_functions, durable
 
 
 @contextmanager
@@ -88,179 +295,103 @@ def _quiet() -> Iterator[None]:
             os.environ["POWERTOOLS_METRICS_DISABLED"] = previous
 
 
-def _run(uploads: int, out: TextIO) -> DemoResult:
-    with (
-        LocalStack() as stack,
-        StepFunctionsPattern(stack) as step_functions,
-        LocalDurable(stack) as durable,
-    ):
-        keys_by_upload = []
-        for number in range(uploads):
-            shelf = samples.shelf(number)
-            stack.vision.register(shelf.image(), shelf.detected())
-            key = f"uploads/demo/{number + 1:03d}-{shelf.name}.jpg"
-            stack.put_upload(key, shelf.image())
-            keys_by_upload.append((key, shelf))
-            _progress(out, f"uploaded {key}")
-        sf_arns = step_functions.started
-        ldf_arns = durable.started
-        _progress(
-            out, f"started {len(sf_arns)} Step Functions and {len(ldf_arns)} durable executions"
+def _upload_samples(
+    stack: LocalStack, options: DemoOptions, progress: Progress
+) -> tuple[Upload, ...]:
+    uploads = []
+    for number in range(options.uploads):
+        shelf = samples.shelf(number)
+        stack.vision.register(shelf.image(), shelf.detected())
+        key = f"uploads/demo/{number + 1:03d}-{shelf.name}.jpg"
+        event = stack.put_upload(key, shelf.image())
+        upload = keys.parse_object_created_event(event)
+        corrections = tuple(
+            AlbumCorrection(index=c["albumIndex"], year=c["year"]) for c in shelf.corrections()
         )
-
-        corrections = {key: shelf.corrections() for key, shelf in keys_by_upload}
-        for arn in sf_arns:
-            task = step_functions.wait_for_validation(arn)
-            key = _upload_key(stack, SF, task.execution_id)
-            step_functions.approve(arn, _as_corrections(corrections[key]))
-        for arn in ldf_arns:
-            execution_id = keys.execution_id_for(LDF, arn)
-            callback_id = durable.wait_for_task(execution_id, timeout=30)
-            key = _upload_key(stack, LDF, execution_id)
-            decision = ValidationDecision(_as_corrections(corrections[key]))
-            durable.resumer.succeed(callback_id, decision.to_dict())
-        _progress(out, "answered every validation with the scripted corrections")
-
-        for arn in sf_arns:
-            step_functions.wait_for_end(arn, timeout=60)
-        for arn in ldf_arns:
-            durable.wait(arn, timeout=60)
-        _progress(out, "every execution ended")
-
-        summaries = {pattern: _summarise(stack, pattern) for pattern in (SF, LDF)}
-        differences = _compare(stack)
-    result = DemoResult(uploads, summaries, not differences, tuple(differences))
-    _print_result(result, out)
-    return result
+        uploads.append(Upload(key, upload.upload_id, corrections))
+    progress.say(f"uploaded {len(uploads)} sample photos to s3://{stack.bucket}/uploads/demo/")
+    return tuple(uploads)
 
 
-def _progress(out: TextIO, message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=out, flush=True)
+def _answer_validations(
+    stack: LocalStack,
+    step_functions: StepFunctionsPattern,
+    durable: LocalDurable,
+    uploads: Sequence[Upload],
+    *,
+    options: DemoOptions,
+    progress: Progress,
+) -> None:
+    """Answer each upload's validation in both patterns with its scripted corrections."""
+    corrections = {upload.key: upload.corrections for upload in uploads}
+    for arn in step_functions.started:
+        task = step_functions.wait_for_validation(arn, timeout=options.timeout_s)
+        key = stack.repository(SF).get_execution(task.execution_id).upload.key
+        step_functions.approve(arn, corrections[key])
+    for arn in durable.started:
+        execution_id = keys.execution_id_for(LDF, arn)
+        callback_id = durable.wait_for_task(execution_id, timeout=options.timeout_s)
+        key = stack.repository(LDF).get_execution(execution_id).upload.key
+        durable.resumer.succeed(callback_id, ValidationDecision(corrections[key]).to_dict())
+    progress.say("answered every validation with the scripted corrections")
 
 
-def _as_corrections(raw: Sequence[dict[str, int]]) -> tuple[AlbumCorrection, ...]:
-    return tuple(AlbumCorrection(index=c["albumIndex"], year=c["year"]) for c in raw)
+def _wait_for_every_end(
+    step_functions: StepFunctionsPattern, durable: LocalDurable, options: DemoOptions
+) -> None:
+    try:
+        for arn in step_functions.started:
+            step_functions.wait_for_end(arn, timeout=options.timeout_s)
+        for arn in durable.started:
+            durable.wait(arn, timeout=options.timeout_s)
+    except TimeoutError as error:
+        raise DemoError(f"{error}; try a longer --timeout") from error
 
 
-def _upload_key(stack: LocalStack, pattern: WorkflowType, execution_id: str) -> str:
-    return stack.repository(pattern).get_execution(execution_id).upload.key
+# --- output -----------------------------------------------------------------------------
 
 
-def _records(stack: LocalStack, pattern: WorkflowType) -> list[ExecutionRecord]:
-    repository = stack.repository(pattern)
-    records: list[ExecutionRecord] = []
-    token = None
-    while True:
-        page = repository.list_executions(100, next_token=token)
-        records.extend(page.items)
-        token = page.next_token
-        if token is None:
-            return records
-
-
-def _summarise(stack: LocalStack, pattern: WorkflowType) -> PatternSummary:
-    repository = stack.repository(pattern)
-    records = [r for r in _records(stack, pattern) if r.status is not ExecutionStatus.DUPLICATE]
-    completed = [r for r in records if r.status is ExecutionStatus.COMPLETED]
-    priced = sum(
-        1
-        for record in completed
-        for album in repository.get_albums(record.execution_id)
-        if album.price is not None
+def print_summary(run: LocalRun, out: TextIO) -> None:
+    """Print the side-by-side table from the report, and where the report is."""
+    report = run.report
+    patterns = report["patterns"]
+    sf, ldf = patterns["step-functions"], patterns["durable-functions"]
+    print(f"\nLocal mode — vision: {report['vision']} (sample photos, not Bedrock)", file=out)
+    print(
+        f"uploads: {report['uploads']}   prices as of {report['prices_as_of']}   "
+        f"wall time {run.wall_time_s:.1f} s\n",
+        file=out,
     )
-    latencies = tuple(r.metrics.duration_ms / 1000 for r in records if r.metrics is not None)
-    orchestration = [
-        (r.metrics.transitions if pattern is SF else r.metrics.durable_operations) or 0
-        for r in records
-        if r.metrics is not None
-    ]
-    costs = [float(r.metrics.cost_usd) for r in records if r.metrics and r.metrics.cost_usd]
-    return PatternSummary(
-        workflow_type=pattern,
-        executions=len(records),
-        completed=len(completed),
-        albums_priced=priced,
-        latency_s=latencies,
-        orchestration_per_workflow=statistics.mean(orchestration) if orchestration else 0.0,
-        cost_per_1k_usd=statistics.mean(costs) * 1000 if costs else 0.0,
-    )
-
-
-def _comparable(album: AlbumRecord) -> tuple[Any, ...]:
-    return (album.album, album.year_original, album.year_validated, album.price)
-
-
-def _compare(stack: LocalStack) -> list[str]:
-    """Return every upload on which the two patterns stored different albums or prices."""
-    by_upload: dict[WorkflowType, dict[str, list[tuple[Any, ...]]]] = {}
-    for pattern in (SF, LDF):
-        repository = stack.repository(pattern)
-        by_upload[pattern] = {
-            record.upload.upload_id: [
-                _comparable(a) for a in repository.get_albums(record.execution_id)
-            ]
-            for record in _records(stack, pattern)
-            if record.status is not ExecutionStatus.DUPLICATE
-        }
-    differences = []
-    for upload_id in sorted(set(by_upload[SF]) | set(by_upload[LDF])):
-        if by_upload[SF].get(upload_id) != by_upload[LDF].get(upload_id):
-            differences.append(upload_id)
-    return differences
-
-
-def _print_result(result: DemoResult, out: TextIO) -> None:
-    prices = cost.load_price_table()
-    print(f"\nLocal mode — vision: {STAND_IN_MODEL} (sample photos, not Bedrock)", file=out)
-    print(f"uploads: {result.uploads}   prices as of {prices.as_of}\n", file=out)
-    header = f"{'':34}{'Step Functions':>18}{'durable functions':>20}"
-    print(header, file=out)
-    sf, ldf = result.summaries[SF], result.summaries[LDF]
-    rows: list[tuple[str, str, str]] = [
-        ("executions", str(sf.executions), str(ldf.executions)),
-        ("completed", str(sf.completed), str(ldf.completed)),
-        ("albums priced", str(sf.albums_priced), str(ldf.albums_priced)),
-        ("median latency (s, local)", _median(sf.latency_s), _median(ldf.latency_s)),
+    print(f"{'':36}{'Step Functions':>16}{'durable functions':>20}", file=out)
+    rows = [
+        ("executions", sf["executions"], ldf["executions"]),
+        ("completed", sf["completed"], ldf["completed"]),
+        ("failed", sf["failed"], ldf["failed"]),
+        ("albums priced", sf["albums_priced"], ldf["albums_priced"]),
+        ("latency p50 (s)", f"{sf['latency_s']['p50']:.2f}", f"{ldf['latency_s']['p50']:.2f}"),
+        ("latency p95 (s)", f"{sf['latency_s']['p95']:.2f}", f"{ldf['latency_s']['p95']:.2f}"),
         (
             "transitions / durable ops per run",
-            f"{sf.orchestration_per_workflow:.1f}",
-            f"{ldf.orchestration_per_workflow:.1f}",
+            f"{sf['transitions_per_workflow']:.1f}",
+            f"{ldf['durable_operations_per_workflow']:.1f}",
+        ),
+        ("replays per run", "-", f"{ldf['replays_per_workflow']:.1f}"),
+        (
+            "Lambda GB-s per run",
+            f"{sf['lambda_gb_seconds_per_workflow']:.3f}",
+            f"{ldf['lambda_gb_seconds_per_workflow']:.3f}",
         ),
         (
             "cost per 1,000 workflows (USD)",
-            f"{sf.cost_per_1k_usd:.4f}",
-            f"{ldf.cost_per_1k_usd:.4f}",
+            f"{sf['cost_per_1k_usd']['total']:.4f}",
+            f"{ldf['cost_per_1k_usd']['total']:.4f}",
         ),
     ]
     for label, left, right in rows:
-        print(f"{label:34}{left:>18}{right:>20}", file=out)
-    verdict = "yes" if result.equivalent else f"NO ({len(result.differences)} uploads differ)"
+        print(f"{label:36}{left!s:>16}{right!s:>20}", file=out)
+    verdict = "yes" if report["equivalent"] else "NO"
     print(f"\nboth patterns stored the same albums and prices: {verdict}", file=out)
-    print(
-        "Latency here is local wall time with no simulated service latency; the comparison "
-        "report with charts and `make bench` come with the demo issue.",
-        file=out,
-    )
-
-
-def _median(values: Sequence[float]) -> str:
-    return f"{statistics.median(values):.2f}" if values else "n/a"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo from the command line."""
-    parser = argparse.ArgumentParser(prog="python -m localmode.demo", description=__doc__)
-    parser.add_argument("--uploads", type=int, default=5, help="sample photos to upload (1-100)")
-    arguments = parser.parse_args(argv)
-    try:
-        result = run_demo(arguments.uploads)
-    except ValueError as error:
-        parser.error(str(error))
-    ok = result.equivalent and all(
-        summary.completed == summary.executions for summary in result.summaries.values()
-    )
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    if run.report_paths:
+        folder = run.report_paths[0].parent
+        names = ", ".join(path.name for path in run.report_paths)
+        print(f"report written to {folder}/: {names}", file=out)

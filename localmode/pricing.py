@@ -2,19 +2,29 @@
 
 Wraps the deterministic estimator; per album (matched by index or by album name) it can
 fail transiently ``n`` times (``PriceSourceUnavailableError``, which the orchestrations
-retry) or fail permanently (``PriceEstimationError``). Thread-safe: the Map branches and
-durable map items call it concurrently.
+retry) or fail permanently (``PriceEstimationError``). For demos and benchmarks it can also
+sleep a simulated latency per call and fail a share of calls transiently (``fail_rate``):
+which calls fail is a pure function of the seed, the album and the attempt number, so both
+patterns meet the same faults, and at most ``MAX_INJECTED_FAILURES`` in a row per album, so
+the orchestrations' retries (3 attempts more) always recover. Thread-safe: the Map branches
+and durable map items call it concurrently.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Final
 
 from albums.domain.errors import PriceEstimationError, PriceSourceUnavailableError
 from albums.domain.models import Album, PriceEstimate
 from albums.domain.pricing import DeterministicPriceEstimator, PriceSource
+
+#: Most injected failures in a row for one album: below both patterns' 3 retries.
+MAX_INJECTED_FAILURES: Final = 2
 
 
 @dataclass
@@ -25,13 +35,29 @@ class ProgrammablePriceSource:
     ----------
     inner
         The source that answers when no fault applies.
+    latency_s
+        Simulated latency of every call (slept before answering or failing).
+    fail_rate
+        Share of calls that fail transiently (0 to 1), decided by ``seed``.
+    seed
+        Makes the injected failures reproducible.
     """
 
     inner: PriceSource = field(default_factory=DeterministicPriceEstimator)
+    latency_s: float = 0.0
+    fail_rate: float = 0.0
+    seed: int = 0
     _transient: dict[object, int] = field(default_factory=dict)
     _permanent: set[object] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     calls: Counter[int] = field(default_factory=Counter)
+    _attempts: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fail_rate <= 1:
+            raise ValueError("fail_rate must be between 0 and 1")
+        if self.latency_s < 0:
+            raise ValueError("latency_s must not be negative")
 
     def fail_transiently(self, album: int | str, times: int) -> None:
         """Fail the album (index or name) ``times`` times, then answer normally."""
@@ -49,11 +75,19 @@ class ProgrammablePriceSource:
             self._transient.clear()
             self._permanent.clear()
             self.calls.clear()
+            self._attempts.clear()
 
     def estimate(self, album: Album) -> PriceEstimate:
         """Answer like ``inner``, unless a fault is programmed for this album."""
+        if self.latency_s:
+            time.sleep(self.latency_s)
         with self._lock:
             self.calls[album.index] += 1
+            if self._injected_failure(album):
+                raise PriceSourceUnavailableError(
+                    f"price source unavailable for album {album.index} (injected, "
+                    f"fail rate {self.fail_rate:g})"
+                )
             keys = (album.index, album.album_name)
             if any(key in self._permanent for key in keys):
                 raise PriceEstimationError(f"no price can be found for album {album.index}")
@@ -64,3 +98,20 @@ class ProgrammablePriceSource:
                         f"price source unavailable for album {album.index} (local fault)"
                     )
         return self.inner.estimate(album)
+
+    def _injected_failure(self, album: Album) -> bool:
+        """Whether this attempt for ``album`` fails under ``fail_rate`` (lock held)."""
+        if not self.fail_rate:
+            return False
+        identity = (album.album_name, album.artist)
+        attempt = self._attempts[identity]
+        self._attempts[identity] += 1
+        if attempt >= MAX_INJECTED_FAILURES:
+            return False
+        digest = hashlib.sha256(f"{self.seed}|{identity}|{attempt}".encode()).digest()
+        draw = int.from_bytes(digest[:8], "big") / 2**64
+        if draw < self.fail_rate:
+            return True
+        # A success ends the run of failures: later calls of this album always answer.
+        self._attempts[identity] = MAX_INJECTED_FAILURES
+        return False

@@ -1,33 +1,65 @@
-"""The local main job end to end: sample uploads through both patterns, side by side."""
+"""The local main job end to end: sample uploads through both patterns, and the report."""
 
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 import pytest
 
-from albums.domain.models import WorkflowType
-from localmode.demo import main, run_demo
+from albums_cli.main import main
+from localmode.demo import DemoOptions, run_local
 
 
 @pytest.mark.integration
-def test_demo_runs_both_patterns_to_completion_with_equal_results() -> None:
+def test_demo_runs_both_patterns_to_completion_and_writes_the_report(tmp_path: Path) -> None:
     out = io.StringIO()
-    result = run_demo(2, out=out)
-    assert result.equivalent, result.differences
-    for pattern in WorkflowType:
-        summary = result.summaries[pattern]
-        assert summary.executions == summary.completed == 2
-        assert summary.albums_priced == 12
-        assert 0 < summary.orchestration_per_workflow <= 20
-        assert summary.cost_per_1k_usd > 0
+    # Small simulated latencies and a fail rate: timings mean something and retries happen.
+    options = DemoOptions(uploads=2, vision_latency_s=0.2, price_latency_s=0.05, fail_rate=0.3)
+    run = run_local(options, out_dir=tmp_path, out=out)
+
+    assert run.succeeded
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report == run.report
+    assert report["mode"] == "local"
+    assert report["vision"] == "local-stand-in"
+    assert report["uploads"] == 2
+    assert report["equivalent"] is True
+    for name in ("step-functions", "durable-functions"):
+        figures = report["patterns"][name]
+        assert figures["executions"] == figures["completed"] == 2
+        assert figures["failed"] == 0
+        assert figures["albums_priced"] == 12
+        # The simulated vision call alone takes 0.2 s of every run.
+        assert figures["latency_s"]["p95"] >= figures["latency_s"]["p50"] >= 0.2
+        assert figures["cost_per_1k_usd"]["total"] > 0
+    assert 0 < report["patterns"]["step-functions"]["transitions_per_workflow"] <= 20
+    assert 0 < report["patterns"]["durable-functions"]["durable_operations_per_workflow"] <= 20
+    for path in run.report_paths:
+        assert path.stat().st_size > 0
+    assert {p.suffix for p in run.report_paths} >= {".json", ".md", ".png"}
+
     text = out.getvalue()
-    assert "vision: local-stand-in" in text
+    assert "uploaded 2 sample photos" in text
     assert "both patterns stored the same albums and prices: yes" in text
+    assert f"report written to {tmp_path}/" in text
 
 
-def test_demo_refuses_an_unreasonable_number_of_uploads(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--uploads", "0"], "uploads must be between 1 and 100"),
+        (["--uploads", "many"], "'many' is not a whole number"),
+        (["--vision-latency", "-1"], "'-1' must be 0 or more"),
+        (["--fail-rate", "1"], "'1' must be at least 0 and below 1"),
+        (["--fail-rate", "x"], "'x' is not a rate between 0 and 1"),
+    ],
+)
+def test_demo_refuses_bad_options_with_a_usage_error(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["--uploads", "0"])
+        main(["demo", *arguments])
     assert exited.value.code == 2
-    assert "uploads must be between 1 and 100" in capsys.readouterr().err
+    assert message in capsys.readouterr().err

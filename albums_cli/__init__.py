@@ -1,0 +1,1 @@
+"""The ``albums`` command line: the local demo, reports, benchmarks, and a deployed environment."""
