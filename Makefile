@@ -109,3 +109,8 @@ apply: ## terraform apply ENV=dev|prod of the plan written by `make plan`
 .PHONY: bench
 bench: $(STAMP) package ## measure both patterns locally, handler imports, dist/ sizes vs goals; out/bench/results.json
 	$(VPY) -m albums_cli.bench --dist dist --out out/bench
+
+# --- validation (issue 7) ---
+.PHONY: test-browser
+test-browser: $(STAMP) ## the validation page in headless Chromium (needs /usr/bin/chromium); writes out/validation-page.png
+	$(VPY) -m pytest -m browser -p no:cacheprovider -rs

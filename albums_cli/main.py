@@ -21,6 +21,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from albums_cli import deployed
+
 #: Defaults of ``albums demo``: a Bedrock vision call and a price lookup take about this long.
 DEFAULT_VISION_LATENCY_S = 1.5
 DEFAULT_PRICE_LATENCY_S = 0.4
@@ -115,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_run_demo)
 
+    deployed.add_commands(commands)
     return parser
 
 
@@ -150,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``albums`` command; return its exit code."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    # The shared code logs JSON for CloudWatch; a command line shows only warnings.
+    from albums.observability import get_logger  # noqa: PLC0415
+
+    get_logger().setLevel("WARNING")
     code: int = arguments.run(arguments)
     return code
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from albums.adapters import clients
-from albums.adapters.notifications import SnsNotifier
+from albums.adapters.notifications import notifier_from_settings
 from albums.adapters.repository import AlbumRepository
 from albums.domain.errors import ConfigurationError
 from albums.domain.models import WorkflowType
@@ -53,6 +53,8 @@ class Dependencies:
         Estimates one album's price (deterministic by default, as in the other pattern).
     vision
         Model id and inference parameters.
+    uploads_bucket
+        The only bucket an upload event may name (``BUCKET_NAME``); ``None`` checks none.
     """
 
     repository: AlbumRepository
@@ -61,6 +63,7 @@ class Dependencies:
     notifier: ValidationNotifier
     price_source: PriceSource
     vision: VisionConfig
+    uploads_bucket: str | None = None
 
     def __post_init__(self) -> None:
         if self.repository.workflow_type is not PATTERN:
@@ -69,11 +72,7 @@ class Dependencies:
     @classmethod
     def from_settings(cls, settings: Settings) -> Dependencies:
         """Build the production collaborators from the environment's settings."""
-        notifier: ValidationNotifier = (
-            SnsNotifier(clients.get("sns"), settings.notification_topic_arn)
-            if settings.notification_topic_arn
-            else LogOnlyNotifier()
-        )
+        notifier: ValidationNotifier = notifier_from_settings(settings) or LogOnlyNotifier()
         return cls(
             repository=AlbumRepository(clients.get("dynamodb"), settings.table_name, PATTERN),
             s3=clients.get("s3"),
@@ -81,4 +80,5 @@ class Dependencies:
             notifier=notifier,
             price_source=DeterministicPriceEstimator(),
             vision=VisionConfig(model_id=settings.model_id),
+            uploads_bucket=settings.bucket_name,
         )

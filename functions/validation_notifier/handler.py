@@ -3,10 +3,11 @@
 Invoked by the state machine with ``lambda:invoke.waitForTaskToken``: stores a pending
 validation task for the six albums, with the task token as its resume token and
 ``expiresAt`` = now + the state's ``TimeoutSeconds``, marks the execution
-``awaiting_validation`` and publishes one SNS message. The execution then pauses without
-compute until the validation API answers (``SendTaskSuccess`` / ``SendTaskFailure``) or
-the timeout moves it on with the original data. A retried invocation (a new token)
-refreshes the token of the same task.
+``awaiting_validation`` and publishes the upload's SNS message with the signed review
+link (one per upload: when the durable pattern notified first, nothing more is sent).
+The execution then pauses without compute until the validation API answers
+(``SendTaskSuccess`` / ``SendTaskFailure``) or the timeout moves it on with the original
+data. A retried invocation (a new token) refreshes the token of the same task.
 
 Payload: ``{"taskToken", "executionArn", "uploadId", "albums": [...], "timeoutSeconds"}``.
 Result (ignored by Step Functions): ``{"taskId", "expiresAt"}``.
@@ -21,7 +22,7 @@ from typing import Any
 
 from albums import workflow
 from albums.adapters import clients
-from albums.adapters.notifications import SnsNotifier
+from albums.adapters.notifications import notifier_from_settings
 from albums.adapters.repository import AlbumRepository
 from albums.adapters.stepfunctions import PATTERN, execution_id_of
 from albums.domain.errors import InvalidAlbumError, InvalidRecordError
@@ -95,9 +96,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:  # noqa: ARG
     """
     settings = Settings.from_env()
     repository = AlbumRepository(clients.get("dynamodb"), settings.table_name, PATTERN)
-    notifier: workflow.ValidationNotifier = (
-        SnsNotifier(clients.get("sns"), settings.notification_topic_arn)
-        if settings.notification_topic_arn
-        else LogOnlyNotifier()
-    )
+    notifier: workflow.ValidationNotifier = notifier_from_settings(settings) or LogOnlyNotifier()
     return request(event, repository, notifier, settings.validation_timeout_seconds)

@@ -31,6 +31,10 @@ class Settings:
     validation_timeout_seconds: int = DEFAULT_VALIDATION_TIMEOUT_SECONDS
     notification_topic_arn: str | None = None
     workflow_type: WorkflowType | None = None
+    #: Secrets Manager secret holding the HMAC key of review links.
+    signing_secret_arn: str | None = None
+    #: Origin of the validation page (the API's function URL); links point there.
+    validation_base_url: str | None = None
 
     def __post_init__(self) -> None:
         if not _TABLE_NAME.fullmatch(self.table_name):
@@ -82,4 +86,6 @@ class Settings:
             validation_timeout_seconds=timeout,
             notification_topic_arn=source.get("NOTIFICATION_TOPIC_ARN") or None,
             workflow_type=workflow_type,
+            signing_secret_arn=source.get("SIGNING_SECRET_ARN") or None,
+            validation_base_url=source.get("VALIDATION_BASE_URL") or None,
         )

@@ -165,3 +165,48 @@ class TaskNotPendingError(AlbumRegistrationError):
     """The validation task was already answered, rejected or timed out."""
 
     code = "task_not_pending"
+
+
+class TaskExpiredError(AlbumRegistrationError):
+    """The validation task's time is up: the workflow continued (or will) without an answer."""
+
+    code = "task_expired"
+
+
+# --- human validation: links and submissions ----------------------------------------------
+
+
+class InvalidSubmissionError(AlbumRegistrationError):
+    """A reviewer's submission breaks the input rules; ``fields`` says which field and why.
+
+    Parameters
+    ----------
+    fields
+        Field path (``albums[2].year``, ``reason``, ``body``) to what is wrong with it.
+    """
+
+    code = "invalid_submission"
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        if not fields:
+            fields = {"body": "the submission is invalid"}
+        self.fields = dict(fields)
+        super().__init__("; ".join(f"{name}: {problem}" for name, problem in self.fields.items()))
+
+
+class InvalidLinkError(AlbumRegistrationError):
+    """A review link's token is missing, malformed, tampered with or signed by an unknown key."""
+
+    code = "invalid_link"
+
+
+class ExpiredLinkError(InvalidLinkError):
+    """A review link's token is authentic but past its expiry."""
+
+    code = "expired_link"
+
+
+class SigningKeyError(ConfigurationError):
+    """The link-signing key cannot be read or is unusable (missing, too short, wrong type)."""
+
+    code = "signing_key_unavailable"

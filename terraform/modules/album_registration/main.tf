@@ -86,8 +86,9 @@ locals {
     VALIDATION_TIMEOUT_SECONDS = tostring(var.validation_timeout_seconds)
     NOTIFICATION_TOPIC_ARN     = module.validation.notification_topic_arn
     SIGNING_SECRET_ARN         = module.validation.signing_secret_arn
-    VALIDATION_BASE_URL        = coalesce(module.validation.api_url, "")
-    POWERTOOLS_SERVICE_NAME    = "album-registration"
+    # Empty without the API (create_api = false): messages then carry no link.
+    VALIDATION_BASE_URL     = module.validation.api_url == null ? "" : module.validation.api_url
+    POWERTOOLS_SERVICE_NAME = "album-registration"
   }
   sf_environment = merge(local.common_environment, {
     WORKFLOW_TYPE                = "step-functions"

@@ -18,7 +18,7 @@ resource "aws_sns_topic_subscription" "reviewer" {
 
 resource "aws_secretsmanager_secret" "signing" {
   # checkov:skip=CKV_AWS_149:Encrypted with the AWS managed key aws/secretsmanager; only the two roles that need it may read it
-  # checkov:skip=CKV2_AWS_57:Rotating the HMAC key invalidates every outstanding validation link; it is rotated deliberately with terraform apply -replace (see README)
+  # checkov:skip=CKV2_AWS_57:The HMAC key is rotated deliberately with put-secret-value (see README); links signed with the previous version keep working until they expire
   name                    = "${var.name_prefix}/validation-signing-key"
   description             = "HMAC key that signs validation links"
   recovery_window_in_days = var.secret_recovery_window_days
@@ -35,7 +35,8 @@ resource "aws_secretsmanager_secret_version" "signing" {
   secret_string = data.aws_secretsmanager_random_password.signing.random_password
 
   # The data source draws a new value on every plan; the first one is kept. Rotate with
-  # `terraform apply -replace=module.<...>.aws_secretsmanager_secret_version.signing`.
+  # `aws secretsmanager put-secret-value` (see README): the old value becomes AWSPREVIOUS
+  # and still verifies the links it signed.
   lifecycle {
     ignore_changes = [secret_string]
   }
@@ -67,13 +68,14 @@ module "api" {
 
   policy_statements = [
     {
+      # Reads claims, executions and tasks; answers a task with one conditional update.
       sid       = "TableItems"
-      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
-      resources = [var.table_arn, "${var.table_arn}/index/*"]
+      actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+      resources = [var.table_arn]
     },
     {
       sid       = "AnswerTaskTokens"
-      actions   = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
+      actions   = ["states:SendTaskSuccess", "states:SendTaskFailure"]
       resources = [var.state_machine_arn]
     },
     {
@@ -81,13 +83,13 @@ module "api" {
       actions = [
         "lambda:SendDurableExecutionCallbackSuccess",
         "lambda:SendDurableExecutionCallbackFailure",
-        "lambda:SendDurableExecutionCallbackHeartbeat",
       ]
       resources = local.orchestrator_arns
     },
     {
+      # Pre-signed photo links name the exact object version.
       sid       = "ReadUploads"
-      actions   = ["s3:GetObject"]
+      actions   = ["s3:GetObject", "s3:GetObjectVersion"]
       resources = ["${var.bucket_arn}/${var.upload_prefix}*"]
     },
     {
