@@ -1,10 +1,11 @@
 """The local main job: sample uploads through both patterns, side by side, and the report.
 
 :func:`run_local` (what ``albums demo`` and ``make demo`` run) starts the local stack, plugs
-in both patterns, puts N sample shelf photos into the uploads bucket (the EventBridge rule
-starts both patterns for each), answers every validation (scripted corrections, or a person
-in the validation page with ``interactive``), waits for every execution to end, collects
-what both patterns did and writes the comparison report.
+in both patterns and the validation page and API on 127.0.0.1, puts N sample shelf photos
+into the uploads bucket (the EventBridge rule starts both patterns for each), answers every
+upload's validation through that API (scripted corrections; with ``interactive`` a person
+opens the printed links instead), which resumes both patterns at once, waits for every
+execution to end, collects what both patterns did and writes the comparison report.
 
 Vision is the local stand-in (labelled so) and may sleep a simulated latency; the price
 source may sleep too and fail a share of calls transiently. Everything else is the real
@@ -14,6 +15,7 @@ runner, the repository on moto's DynamoDB.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -27,12 +29,12 @@ from typing import Any, Final, TextIO
 from albums.domain import keys
 from albums.domain.models import AlbumCorrection, ExecutionStatus, WorkflowType
 from albums.observability import get_logger
-from albums.workflow import ValidationDecision
 from localmode import samples
 from localmode.durable import LocalDurable
 from localmode.pricing import ProgrammablePriceSource
 from localmode.stack import LocalStack
 from localmode.stepfunctions import StepFunctionsPattern
+from localmode.validation_server import ValidationServer
 from localmode.vision import STAND_IN_MODEL
 
 SF: Final = WorkflowType.STEP_FUNCTIONS
@@ -232,12 +234,14 @@ def run_local(
 
     progress = Progress(out)
     began = time.perf_counter()
-    with _quiet(), _local_patterns(options) as (stack, step_functions, durable):
+    with _quiet(), _local_patterns(options) as (stack, step_functions, durable, server):
         uploads = _upload_samples(stack, options, progress)
         with progress.watching(lambda: execution_counts(stack)):
-            _answer_validations(
-                stack, step_functions, durable, uploads, options=options, progress=progress
-            )
+            _wait_for_every_review(step_functions, durable, options)
+            if options.interactive:
+                _print_links(server, uploads, progress)
+            else:
+                _answer_through_the_api(server, uploads, progress)
             _wait_for_every_end(step_functions, durable, options)
         run_info = report.RunInfo(
             mode="local",
@@ -259,8 +263,8 @@ def run_local(
 @contextmanager
 def _local_patterns(
     options: DemoOptions,
-) -> Iterator[tuple[LocalStack, StepFunctionsPattern, LocalDurable]]:
-    """Enter the local stack with both patterns plugged in, set up as ``options`` asks."""
+) -> Iterator[tuple[LocalStack, StepFunctionsPattern, LocalDurable, ValidationServer]]:
+    """Enter the local stack, both patterns and the validation server, as ``options`` asks."""
 
     def prices() -> ProgrammablePriceSource:
         # One source per pattern: each meets the same (seeded) faults.
@@ -269,26 +273,35 @@ def _local_patterns(
         )
 
     with (
-        LocalStack() as stack,
+        LocalStack() as stack,  # reviews may take an hour: time for a person too
         StepFunctionsPattern(stack, prices=prices()) as step_functions,
         LocalDurable(stack, price_source=prices()) as durable,
+        ValidationServer(stack, durable_resumer=durable.resumer) as server,
     ):
         stack.vision.latency_s = options.vision_latency_s
-        yield stack, step_functions, durable
+        yield stack, step_functions, durable, server
 
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """Keep the handlers' INFO logs and EMF lines out of the demo's own output."""
+    """Keep the handlers' INFO logs, EMF lines and retried failures out of the demo's output.
+
+    The durable SDK logs every failed step attempt with its traceback; with ``fail_rate``
+    those are the injected, retried price failures the report counts anyway.
+    """
     logger = get_logger()
     level = logger.log_level
+    sdk_logger = logging.getLogger("aws_durable_execution_sdk_python")
+    sdk_level = sdk_logger.level
     previous = os.environ.get("POWERTOOLS_METRICS_DISABLED")
     logger.setLevel("WARNING")
+    sdk_logger.setLevel(logging.CRITICAL)
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     try:
         yield
     finally:
         logger.setLevel(level)
+        sdk_logger.setLevel(sdk_level)
         if previous is None:
             os.environ.pop("POWERTOOLS_METRICS_DISABLED", None)
         else:
@@ -313,27 +326,44 @@ def _upload_samples(
     return tuple(uploads)
 
 
-def _answer_validations(
-    stack: LocalStack,
-    step_functions: StepFunctionsPattern,
-    durable: LocalDurable,
-    uploads: Sequence[Upload],
-    *,
-    options: DemoOptions,
-    progress: Progress,
+def _wait_for_every_review(
+    step_functions: StepFunctionsPattern, durable: LocalDurable, options: DemoOptions
 ) -> None:
-    """Answer each upload's validation in both patterns with its scripted corrections."""
-    corrections = {upload.key: upload.corrections for upload in uploads}
-    for arn in step_functions.started:
-        task = step_functions.wait_for_validation(arn, timeout=options.timeout_s)
-        key = stack.repository(SF).get_execution(task.execution_id).upload.key
-        step_functions.approve(arn, corrections[key])
-    for arn in durable.started:
-        execution_id = keys.execution_id_for(LDF, arn)
-        callback_id = durable.wait_for_task(execution_id, timeout=options.timeout_s)
-        key = stack.repository(LDF).get_execution(execution_id).upload.key
-        durable.resumer.succeed(callback_id, ValidationDecision(corrections[key]).to_dict())
-    progress.say("answered every validation with the scripted corrections")
+    """Wait until every execution of both patterns waits for its validation."""
+    try:
+        for arn in step_functions.started:
+            step_functions.wait_for_validation(arn, timeout=options.timeout_s)
+        for arn in durable.started:
+            durable.wait_for_task(keys.execution_id_for(LDF, arn), timeout=options.timeout_s)
+    except (TimeoutError, RuntimeError) as error:
+        raise DemoError(f"an execution did not pause for validation: {error}") from error
+
+
+def _answer_through_the_api(
+    server: ValidationServer, uploads: Sequence[Upload], progress: Progress
+) -> None:
+    """Answer each upload once through the validation API; it resumes both patterns."""
+    for upload in uploads:
+        link = server.link_for(upload.upload_id)
+        years = {correction.index: correction.year for correction in upload.corrections}
+        result = server.client.correct_years(link, years)
+        resumed = result.body.get("resumed", []) if result.status == 200 else []
+        if len(resumed) != len(PATTERN_LABELS):
+            raise DemoError(
+                f"the validation API answered {upload.key} with {result.status}: "
+                f"{result.body} (expected both patterns resumed)"
+            )
+    progress.say(
+        f"answered {len(uploads)} validations through the validation API at "
+        f"{server.base_url} (each resumed both patterns)"
+    )
+
+
+def _print_links(server: ValidationServer, uploads: Sequence[Upload], progress: Progress) -> None:
+    """Print each upload's signed link for a person to open; the run waits for the answers."""
+    progress.say("every upload waits for validation: open each link, check the years, submit")
+    for upload in uploads:
+        progress.say(f"{upload.key}: {server.link_for(upload.upload_id)}")
 
 
 def _wait_for_every_end(

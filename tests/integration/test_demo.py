@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from albums_cli.main import main
-from localmode.demo import DemoOptions, run_local
+from localmode.demo import DemoOptions, LocalRun, run_local
+from localmode.validation_server import ReviewClient
 
 
 @pytest.mark.integration
@@ -42,6 +46,7 @@ def test_demo_runs_both_patterns_to_completion_and_writes_the_report(tmp_path: P
 
     text = out.getvalue()
     assert "uploaded 2 sample photos" in text
+    assert "answered 2 validations through the validation API" in text
     assert "both patterns stored the same albums and prices: yes" in text
     assert f"report written to {tmp_path}/" in text
 
@@ -63,3 +68,37 @@ def test_demo_refuses_bad_options_with_a_usage_error(
         main(["demo", *arguments])
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_interactive_demo_waits_for_a_person_answering_through_the_printed_links(
+    tmp_path: Path,
+) -> None:
+    out = io.StringIO()
+    finished: list[LocalRun] = []
+    demo = threading.Thread(
+        target=lambda: finished.append(
+            run_local(
+                DemoOptions(uploads=1, interactive=True, timeout_s=60), out_dir=tmp_path, out=out
+            )
+        ),
+        daemon=True,
+    )
+    demo.start()
+    deadline = time.monotonic() + 60
+    while not (links := re.findall(r"http://127\.0\.0\.1:\d+/\S+", out.getvalue())):
+        assert time.monotonic() < deadline, out.getvalue()
+        assert demo.is_alive(), out.getvalue()
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert demo.is_alive(), "the demo must wait for the person"
+
+    # The person corrects album 1 to 1971 in the page (the page calls this API).
+    result = ReviewClient().correct_years(links[0], {1: 1971}).raise_for_status()
+    assert sorted(result.body["resumed"]) == ["durable-functions", "step-functions"]
+    demo.join(timeout=60)
+
+    assert finished, out.getvalue()
+    assert finished[0].report["equivalent"] is True
+    for name in ("step-functions", "durable-functions"):
+        assert finished[0].report["patterns"][name]["completed"] == 1
