@@ -40,7 +40,7 @@ test: $(STAMP) tf-check-if-available ## run the test suite (unit, property, inte
 test-slow: $(STAMP) ## the property tests at full strength: 100 examples for the durable ones too
 	DURABLE_PROPERTY_EXAMPLES=100 $(VPY) -m pytest -m "slow or property" -p no:cacheprovider
 
-lint: $(STAMP) ## ruff (lint + format check) and mypy --strict on our code
+lint: $(STAMP) security ## ruff (lint + format check), mypy --strict and bandit on our code
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -114,3 +114,14 @@ bench: $(STAMP) package ## measure both patterns locally, handler imports, dist/
 .PHONY: test-browser
 test-browser: $(STAMP) ## the validation page in headless Chromium (needs /usr/bin/chromium); writes out/validation-page.png
 	$(VPY) -m pytest -m browser -p no:cacheprovider -rs
+
+# --- security (issue 8) ---
+.PHONY: security
+security: $(STAMP) ## bandit over our code (bandit.yaml: nothing skipped; exceptions are per-line `# nosec BXXX  # reason`)
+	$(VENV)/bin/bandit -c bandit.yaml -q -r shared_layer functions orchestrator localmode albums_cli scripts
+
+# --- load (issue 8) ---
+.PHONY: load
+LOAD_UPLOADS ?= 100
+load: $(STAMP) ## LOAD_UPLOADS (100) uploads at once through both patterns locally; fails on anything lost, duplicated or stuck; out/load/results.json
+	$(VPY) -m localmode.load --uploads $(LOAD_UPLOADS) --out out/load

@@ -33,7 +33,7 @@ import json
 import os
 import platform
 import statistics
-import subprocess
+import subprocess  # nosec B404  # runs our own interpreter only, never a shell
 import sys
 import tempfile
 import time
@@ -284,7 +284,7 @@ def import_ms(module: str, *, bytecode: bool = True, python: str = sys.executabl
     with tempfile.TemporaryDirectory() as empty_cache:
         if not bytecode:
             env |= {"PYTHONPYCACHEPREFIX": empty_cache, "PYTHONDONTWRITEBYTECODE": "1"}
-        completed = subprocess.run(  # noqa: S603 - our own interpreter and probe
+        completed = subprocess.run(  # noqa: S603 - our own interpreter and probe  # nosec B603
             [python, "-c", _IMPORT_PROBE, module],
             capture_output=True,
             text=True,

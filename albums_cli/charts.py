@@ -133,7 +133,8 @@ def volume_chart(report: Mapping[str, Any], path: Path) -> Path:
     for axes in (total_axes, unit_axes):
         axes.set_xscale("log")
         axes.set_xlabel("workflows per month")
-        axes.legend()
+        if axes.get_legend_handles_labels()[0]:  # no executions in the window: no lines
+            axes.legend()
         axes.grid(which="both", alpha=0.3)
     return _save(figure, path)
 

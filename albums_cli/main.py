@@ -10,7 +10,7 @@ Against a deployed environment (``terraform output -json`` of ``--env``, or flag
     albums upload PATH...      albums tasks       albums validate TASK ...
     albums status [EXECUTION]  albums report      albums redrive
 
-Exit codes: 0 success, 1 the run finished but failed its checks, 2 usage or bad input,
+Exit codes: 0 success, 1 the run or part of the command did not succeed, 2 usage or bad input,
 3 not found, 4 conflict (already answered or expired), 5 AWS or environment error.
 """
 
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="albums",
         description="Album registration: Step Functions and Lambda durable functions, compared.",
-        epilog="Exit codes: 0 ok, 1 checks failed, 2 usage or bad input, 3 not found, "
+        epilog="Exit codes: 0 ok, 1 not everything succeeded, 2 usage or bad input, 3 not found, "
         "4 conflict, 5 AWS or environment error.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -47,6 +47,7 @@ from albums.domain.models import WorkflowType
 from albums.domain.pricing import PriceSource
 from albums.settings import Settings
 from albums.workflow import REJECTION_ERROR
+from localmode.durable_scheduler import patient_scheduler
 from localmode.stack import LocalStack
 from orchestrator.config import OrchestratorConfig
 from orchestrator.dependencies import Dependencies
@@ -199,6 +200,7 @@ class LocalDurable:
             execution_timeout=execution_timeout,
             skip_time=True,
         )
+        patient_scheduler(self.runner)  # many starts at once (see its module)
         self.resumer = RunnerCallbackResumer(self.runner)
         self._lock = threading.Lock()
         self._started: list[str] = []

@@ -32,11 +32,14 @@ from albums.domain import keys
 from albums.domain.models import WorkflowType
 from albums.domain.records import TTL_ATTRIBUTE, create_table_request
 from localmode.lambdas import Handler, LambdaRegistry, install_moto_lambda_dispatch
+from localmode.moto_transactions import item_level_transaction_rollback
 from localmode.vision import StandInBedrock
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 RULE_NAME = "album-upload-created"
+#: moto accepts any credentials; this placeholder keeps botocore from looking for real ones.
+MOTO_CREDENTIAL = "local"
 
 EventTarget = Callable[[dict[str, Any]], None]
 
@@ -102,6 +105,7 @@ class LocalStack:
             self._exit.callback(clients.reset)
             self._exit.enter_context(install_moto_lambda_dispatch(self.registry))
             self._exit.enter_context(serialized_dynamodb())
+            self._exit.enter_context(item_level_transaction_rollback())
             self._exit.enter_context(clients.overridden(bedrock_runtime=self.vision))
             self._create_resources()
         except BaseException:
@@ -121,9 +125,9 @@ class LocalStack:
         return {
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_SESSION_TOKEN": "local",
+            "AWS_ACCESS_KEY_ID": MOTO_CREDENTIAL,
+            "AWS_SECRET_ACCESS_KEY": MOTO_CREDENTIAL,
+            "AWS_SESSION_TOKEN": MOTO_CREDENTIAL,
             "TABLE_NAME": self.table_name,
             "BUCKET_NAME": self.bucket,
             "VALIDATION_TIMEOUT_SECONDS": str(self.validation_timeout_seconds),

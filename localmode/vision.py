@@ -59,6 +59,8 @@ class StandInBedrock:
     ) -> None:
         self._lock = threading.Lock()
         self._albums: dict[str, list[dict[str, Any]]] = {}
+        self._replies: dict[str, str | bytes] = {}
+        self._calls_by_image: dict[str, int] = {}
         self._default = None if default_albums is None else [dict(a) for a in default_albums]
         self._throttle_next = 0
         self._malformed_next = 0
@@ -74,6 +76,22 @@ class StandInBedrock:
         with self._lock:
             self._albums[key] = [dict(album) for album in albums]
         return key
+
+    def register_reply(self, image: bytes, reply: str | bytes) -> str:
+        """Answer exactly ``reply`` for this image, as a misbehaving model would.
+
+        A ``str`` is the model's text (the one text block of the response); ``bytes`` is
+        the whole ``InvokeModel`` response body, envelope included.
+        """
+        key = fingerprint(image)
+        with self._lock:
+            self._replies[key] = reply
+        return key
+
+    def calls_for(self, image: bytes) -> int:
+        """Return how many calls asked about this image."""
+        with self._lock:
+            return self._calls_by_image.get(fingerprint(image), 0)
 
     def throttle_next(self, count: int) -> None:
         """Raise ``ThrottlingException`` on the next ``count`` calls."""
@@ -112,9 +130,16 @@ class StandInBedrock:
             }
             raise ClientError(error, "InvokeModel")  # type: ignore[arg-type]
         image = _image_of(request)
+        key = fingerprint(image)
         with self._lock:
-            albums = self._albums.get(fingerprint(image), self._default)
-        if malformed or albums is None:
+            self._calls_by_image[key] = self._calls_by_image.get(key, 0) + 1
+            albums = self._albums.get(key, self._default)
+            reply = self._replies.get(key)
+        if isinstance(reply, bytes):
+            return _response(reply)
+        if isinstance(reply, str):
+            text = reply
+        elif malformed or albums is None:
             text = "I can see some records on a shelf, but I cannot read their covers."
         else:
             text = json.dumps(albums)
@@ -129,11 +154,15 @@ class StandInBedrock:
                 "usage": {"input_tokens": 1000, "output_tokens": len(text) // 4},
             }
         ).encode()
-        return {
-            "body": StreamingBody(io.BytesIO(body), len(body)),
-            "contentType": "application/json",
-            "ResponseMetadata": {"HTTPStatusCode": 200},
-        }
+        return _response(body)
+
+
+def _response(body: bytes) -> dict[str, Any]:
+    return {
+        "body": StreamingBody(io.BytesIO(body), len(body)),
+        "contentType": "application/json",
+        "ResponseMetadata": {"HTTPStatusCode": 200},
+    }
 
 
 def _image_of(request: Mapping[str, Any]) -> bytes:

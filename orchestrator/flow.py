@@ -116,7 +116,9 @@ def accept_upload(
     step: StepContext, deps: Dependencies, event: dict[str, Any], execution_id: str
 ) -> dict[str, Any]:
     """Validate the key and claim the upload (duplicate → no-op, invalid → rejected)."""
-    outcome = workflow.accept_upload(deps.repository, event, execution_id)
+    outcome = workflow.accept_upload(
+        deps.repository, event, execution_id, uploads_bucket=deps.uploads_bucket
+    )
     step.logger.info("upload accepted" if outcome.upload else "upload not accepted")
     return outcome.to_dict()
 

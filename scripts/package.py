@@ -29,7 +29,7 @@ import os
 import re
 import shutil
 import stat
-import subprocess
+import subprocess  # nosec B404  # runs pip with our own interpreter, never a shell
 import sys
 import tempfile
 import time
@@ -377,7 +377,7 @@ def _pip(command: str, lock: Lock, label: str, extra: Sequence[str], config: Bui
         args += ["--platform", platform]
     args += [*extra, "-r", str(lock.path)]
     env = {**config.env, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-    result = subprocess.run(
+    result = subprocess.run(  # nosec B603  # sys.executable -m pip with our arguments
         [sys.executable, "-m", "pip", *args],
         capture_output=True,
         text=True,

@@ -1,7 +1,8 @@
 """``make tf-check``: every offline check of terraform/, fastest first, with timings.
 
 1. ``terraform fmt -check -recursive terraform`` (real tree);
-2. the hcl2 contract check (``scripts/tf_contract.py``, real tree, run by ``.venv-tf``);
+2. the hcl2 contract check (``scripts/tf_contract.py``, real tree, run by ``.venv-tf``)
+   and the least-privilege check of every IAM policy (``scripts/iam_check.py``);
 3. checkov on the real tree with ``--skip-download``: zero failures (every skip is an
    inline ``checkov:skip`` comment with its reason next to the resource);
 4. the 5.100 copy (``scripts/tf_offline.py``), then ``terraform validate`` of both
@@ -18,7 +19,7 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
+import subprocess  # nosec B404  # runs terraform and checkov, never a shell
 import sys
 import time
 from pathlib import Path
@@ -55,7 +56,7 @@ def available() -> str | None:
 def run(title: str, command: list[str], cwd: Path = REPO_ROOT) -> str:
     """Run one step; raise CheckFailedError with its output when it fails."""
     started = time.monotonic()
-    result = subprocess.run(
+    result = subprocess.run(  # nosec B603  # fixed tool command lines
         command, cwd=cwd, check=False, text=True, capture_output=True, timeout=STEP_TIMEOUT_SECONDS
     )
     elapsed = time.monotonic() - started
@@ -107,6 +108,12 @@ def main() -> int:
         )
         print(
             run("contract check (real tree)", [str(VENV_TF / "python"), "scripts/tf_contract.py"])
+        )
+        print(
+            run(
+                "IAM least privilege (real tree)",
+                [str(VENV_TF / "python"), "scripts/iam_check.py", "--quiet"],
+            ).strip()
         )
         run(
             "checkov (real tree, zero failures)",

@@ -28,7 +28,7 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404  # runs terraform and our moto server, never a shell
 import sys
 import time
 import urllib.request
@@ -189,7 +189,7 @@ def moto_server(port: int, log_path: Path) -> Iterator[int]:
     """Run the patched moto server; always stop it by PID."""
     env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     with log_path.open("w", encoding="utf-8") as server_log:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # nosec B603  # our interpreter and script
             [sys.executable, str(REPO_ROOT / "scripts" / "tf_moto_server.py"), "--port", str(port)],
             stdout=server_log,
             stderr=subprocess.STDOUT,
@@ -203,7 +203,7 @@ def moto_server(port: int, log_path: Path) -> Iterator[int]:
             if process.poll() is not None:
                 raise RuntimeError(f"moto server exited with {process.returncode}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2):  # nosec B310
                     break
             except OSError:
                 if time.monotonic() > deadline:
@@ -226,7 +226,7 @@ def terraform(root: Path, *args: str, capture: bool = False) -> subprocess.Compl
     command = ["terraform", f"-chdir={root}", *args]
     log("$ " + " ".join(["terraform", *args]))
     started = time.monotonic()
-    result = subprocess.run(
+    result = subprocess.run(  # nosec B603  # fixed terraform command lines
         command,
         check=False,
         text=True,

@@ -137,9 +137,9 @@ class ReviewWorld:
         """The notification messages published so far (read from an SQS subscriber)."""
         messages: list[dict[str, Any]] = []
         while True:
-            batch = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10
-            ).get("Messages", [])
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not batch:
                 return messages
             for message in batch:

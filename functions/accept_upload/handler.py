@@ -26,11 +26,18 @@ PATTERN = WorkflowType.STEP_FUNCTIONS
 LOGGER = get_logger()
 
 
-def accept(event: dict[str, Any], repository: AlbumRepository) -> dict[str, Any]:
-    """Run the accept step on the state machine payload and return the outcome as JSON."""
+def accept(
+    event: dict[str, Any], repository: AlbumRepository, uploads_bucket: str | None = None
+) -> dict[str, Any]:
+    """Run the accept step on the state machine payload and return the outcome as JSON.
+
+    An event for another bucket than ``uploads_bucket`` (when given) is rejected.
+    """
     execution_id = execution_id_of(event)
     with execution_context(LOGGER, execution_id, PATTERN):
-        outcome = workflow.accept_upload(repository, event.get("event"), execution_id)
+        outcome = workflow.accept_upload(
+            repository, event.get("event"), execution_id, uploads_bucket=uploads_bucket
+        )
         LOGGER.info("upload accept decision", extra={"acceptStatus": str(outcome.status)})
         return outcome.to_dict()
 
@@ -47,4 +54,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:  # noqa: ARG
     """
     settings = Settings.from_env()
     repository = AlbumRepository(clients.get("dynamodb"), settings.table_name, PATTERN)
-    return accept(event, repository)
+    return accept(event, repository, settings.bucket_name)

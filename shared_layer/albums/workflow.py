@@ -86,17 +86,24 @@ class AcceptOutcome:
         }
 
 
-def accept_upload(repository: AlbumRepository, event: object, execution_id: str) -> AcceptOutcome:
+def accept_upload(
+    repository: AlbumRepository,
+    event: object,
+    execution_id: str,
+    *,
+    uploads_bucket: str | None = None,
+) -> AcceptOutcome:
     """Validate the trigger event and claim its upload for this execution.
 
-    A bad event or key is *rejected* (nothing is written: there is no valid upload to
-    record it under; the reason is returned and logged). A second delivery of an upload
-    that another execution of this pattern already claimed is a *duplicate*: its own
-    execution record says so and points at the holder. Otherwise the execution record is
-    written as ``running``.
+    A bad event or key, or an event for another bucket than ``uploads_bucket`` (when
+    given), is *rejected* (nothing is written: there is no valid upload to record it
+    under; the reason is returned and logged). A second delivery of an upload that
+    another execution of this pattern already claimed is a *duplicate*: its own execution
+    record says so and points at the holder. Otherwise the execution record is written as
+    ``running``.
     """
     try:
-        upload = keys.parse_object_created_event(event)
+        upload = keys.parse_object_created_event(event, uploads_bucket=uploads_bucket)
     except (InvalidS3KeyError, InvalidUploadEventError) as error:
         LOGGER.warning(
             "upload rejected",

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from botocore.exceptions import ClientError
+
 from albums.domain import keys
 from albums.domain.cost import count_state_transitions
-from albums.domain.errors import InvalidRecordError
+from albums.domain.errors import ExecutionNotFoundError, InvalidRecordError
 from albums.domain.models import WorkflowType
 
 if TYPE_CHECKING:
@@ -27,6 +29,8 @@ PATTERN: Final = WorkflowType.STEP_FUNCTIONS
 #: History events that start one Lambda invocation (retries included).
 _LAMBDA_SCHEDULED: Final = frozenset({"TaskScheduled", "LambdaFunctionScheduled"})
 _MAX_MESSAGE: Final = 4000
+#: Error codes meaning "no such execution" (a malformed ARN names none either).
+_NO_SUCH_EXECUTION: Final = frozenset({"ExecutionDoesNotExist", "InvalidArn"})
 
 
 def execution_id_of(payload: object) -> str:
@@ -104,9 +108,21 @@ def measure_execution(
         The execution.
     events
         Its history, when the caller has read it already.
+
+    Raises
+    ------
+    ExecutionNotFoundError
+        When Step Functions knows no execution by that ARN (or it is no execution ARN).
     """
-    described = client.describe_execution(executionArn=execution_arn)
-    history = execution_history(client, execution_arn) if events is None else events
+    try:
+        described = client.describe_execution(executionArn=execution_arn)
+        history = execution_history(client, execution_arn) if events is None else events
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in _NO_SUCH_EXECUTION:
+            raise ExecutionNotFoundError(
+                f"Step Functions has no execution {execution_arn[:300]!r}"
+            ) from error
+        raise
     started = described["startDate"]
     stopped = described.get("stopDate") or _last_timestamp(history) or started
     return ExecutionMeasurement(

@@ -196,14 +196,23 @@ class UploadRef:
             raise InvalidUploadEventError(f"upload is missing {missing.args[0]}") from None
 
 
-def parse_object_created_event(event: object) -> UploadRef:
+def parse_object_created_event(event: object, *, uploads_bucket: str | None = None) -> UploadRef:
     """Read an EventBridge S3 "Object Created" event into an :class:`UploadRef`.
+
+    Parameters
+    ----------
+    event
+        The event as the rule target received it.
+    uploads_bucket
+        The only bucket uploads may come from (the deployment's ``BUCKET_NAME``). The rule
+        matches that bucket already; checking again keeps an event sent straight to a
+        target (``StartExecution``, ``Invoke``) from pointing the workflow elsewhere.
 
     Raises
     ------
     InvalidUploadEventError
-        When the event is not an ``aws.s3`` "Object Created" event or lacks the bucket,
-        key, or a version id / etag.
+        When the event is not an ``aws.s3`` "Object Created" event, lacks the bucket, key,
+        or a version id / etag, or names another bucket than ``uploads_bucket``.
     InvalidS3KeyError
         When the key breaks the key rules (see :func:`validate_s3_key`).
     """
@@ -225,6 +234,10 @@ def parse_object_created_event(event: object) -> UploadRef:
         raise InvalidUploadEventError("event detail has no object.key")
     # Key rules run first so a bad key is reported as such, not as a bad event.
     validate_s3_key(obj["key"])
+    if uploads_bucket is not None and bucket["name"] != uploads_bucket:
+        raise InvalidUploadEventError(
+            f"event names bucket {bucket['name'][:63]!r}, not the uploads bucket {uploads_bucket!r}"
+        )
     return UploadRef(
         bucket=bucket["name"],
         key=obj["key"],

@@ -28,7 +28,8 @@ MAX_REASON_LENGTH = 500
 
 _EXECUTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _TASK_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+#: Unicode's control characters (category Cc): C0, DEL and C1 (``\x85``, ``\x9b``...).
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class WorkflowType(StrEnum):
