@@ -191,20 +191,15 @@ def terminal_records(
 ) -> list[ExecutionRecord]:
     """Return the ended, non-duplicate executions, newest first, created at or after ``since``."""
     records: list[ExecutionRecord] = []
-    token = None
     cutoff = None if since is None else since.astimezone(UTC)
-    while True:
-        page = repository.list_executions(100, next_token=token)
-        for record in page.items:
-            if cutoff is not None and parse_timestamp(record.created_at) < cutoff:
-                return records
-            if record.status.is_terminal and record.status is not ExecutionStatus.DUPLICATE:
-                records.append(record)
-                if limit is not None and len(records) >= limit:
-                    return records
-        token = page.next_token
-        if token is None:
-            return records
+    for record in repository.iter_executions():
+        if cutoff is not None and parse_timestamp(record.created_at) < cutoff:
+            break
+        if record.status.is_terminal and record.status is not ExecutionStatus.DUPLICATE:
+            records.append(record)
+            if limit is not None and len(records) >= limit:
+                break
+    return records
 
 
 def _stored_items(

@@ -153,10 +153,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``albums`` command; return its exit code."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    # The shared code logs JSON for CloudWatch; a command line shows only warnings.
-    from albums.observability import get_logger  # noqa: PLC0415
-
-    get_logger().setLevel("WARNING")
     code: int = arguments.run(arguments)
     return code
 

@@ -191,7 +191,7 @@ def execution_counts(stack: LocalStack) -> dict[WorkflowType, dict[str, int]]:
     for pattern in (SF, LDF):
         statuses = [
             record.status
-            for record in _all_executions(stack, pattern)
+            for record in stack.repository(pattern).iter_executions()
             if record.status is not ExecutionStatus.DUPLICATE
         ]
         counts[pattern] = {
@@ -200,18 +200,6 @@ def execution_counts(stack: LocalStack) -> dict[WorkflowType, dict[str, int]]:
             "done": sum(s.is_terminal for s in statuses),
         }
     return counts
-
-
-def _all_executions(stack: LocalStack, pattern: WorkflowType) -> list[Any]:
-    repository = stack.repository(pattern)
-    records: list[Any] = []
-    token = None
-    while True:
-        page = repository.list_executions(100, next_token=token)
-        records.extend(page.items)
-        token = page.next_token
-        if token is None:
-            return records
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -234,7 +222,7 @@ def run_local(
 
     progress = Progress(out)
     began = time.perf_counter()
-    with _quiet(), _local_patterns(options) as (stack, step_functions, durable, server):
+    with quiet_logs(), _local_patterns(options) as (stack, step_functions, durable, server):
         uploads = _upload_samples(stack, options, progress)
         with progress.watching(lambda: execution_counts(stack)):
             _wait_for_every_review(step_functions, durable, options)
@@ -283,7 +271,7 @@ def _local_patterns(
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_logs() -> Iterator[None]:
     """Keep the handlers' INFO logs, EMF lines and retried failures out of the demo's output.
 
     The durable SDK logs every failed step attempt with its traceback; with ``fail_rate``

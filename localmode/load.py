@@ -64,7 +64,7 @@ from albums.domain.step_timing import (
     step_functions_step_timings,
 )
 from localmode import samples
-from localmode.demo import _quiet
+from localmode.demo import quiet_logs
 from localmode.durable import LocalDurable
 from localmode.pricing import ProgrammablePriceSource
 from localmode.stack import LocalStack
@@ -681,7 +681,7 @@ def run_load(
     """
     planned = plan_uploads(options.uploads)
     began = time.perf_counter()
-    with _quiet(), load_patterns(options) as (stack, step_functions, durable, server):
+    with quiet_logs(), load_patterns(options) as (stack, step_functions, durable, server):
         deadline = Deadline(options.timeout_s)
         started_at = datetime.now(UTC)
         putting = time.perf_counter()

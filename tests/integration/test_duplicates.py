@@ -49,14 +49,7 @@ def at_once(calls: Sequence[Callable[[], T]]) -> list[T]:
 def records_of(run: BothPatterns, pattern: WorkflowType, upload_id: str) -> list[ExecutionRecord]:
     """Every execution record of ``pattern`` for the upload (all pages)."""
     repository = run.stack.repository(pattern)
-    records: list[ExecutionRecord] = []
-    token = None
-    while True:
-        page = repository.list_executions(100, next_token=token)
-        records.extend(r for r in page.items if r.upload.upload_id == upload_id)
-        token = page.next_token
-        if token is None:
-            return records
+    return [r for r in repository.iter_executions() if r.upload.upload_id == upload_id]
 
 
 def finish_all(run: BothPatterns, since: tuple[int, int] = (0, 0)) -> dict[WorkflowType, list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -829,6 +830,10 @@ class TestListExecutions:
         assert [len(page.items) for page in pages[:3]] == [10, 10, 10]
         assert len(pages) <= 4  # a last empty page is allowed, as DynamoDB may return one
         assert listed == list(reversed(sf_ids))
+        # iter_executions reads the same listing across pages, and only the pages needed.
+        assert [r.execution_id for r in repo.iter_executions(page_size=7)] == listed
+        first_two = [r.execution_id for r in itertools.islice(repo.iter_executions(page_size=7), 2)]
+        assert first_two == listed[:2]
         oldest_first = repo.list_executions(limit=100, newest_first=False)
         assert [r.execution_id for r in oldest_first.items] == sf_ids
         assert oldest_first.next_token is None

@@ -582,6 +582,19 @@ class AlbumRepository:
         items, token = self._query_gsi1(partition, limit, not newest_first, next_token)
         return Page(tuple(ExecutionRecord.from_item(item) for item in items), token)
 
+    def iter_executions(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[ExecutionRecord]:
+        """Yield every execution of this pattern, newest first, reading page by page.
+
+        Stop iterating early to read no further pages.
+        """
+        token = None
+        while True:
+            page = self.list_executions(page_size, next_token=token)
+            yield from page.items
+            token = page.next_token
+            if token is None:
+                return
+
     # --- albums ------------------------------------------------------------------------
 
     def _album_put(self, execution_id: str, album: Album, now: str) -> dict[str, Any]:
