@@ -2,7 +2,8 @@
 
 Wraps the deterministic estimator; per album (matched by index or by album name) it can
 fail transiently ``n`` times (``PriceSourceUnavailableError``, which the orchestrations
-retry) or fail permanently (``PriceEstimationError``). For demos and benchmarks it can also
+retry) or fail permanently (``PriceEstimationError``), and it records when each call
+began and ended, so tests can see calls overlap. For demos and benchmarks it can also
 sleep a simulated latency per call and fail a share of calls transiently (``fail_rate``):
 which calls fail is a pure function of the seed, the album and the attempt number, so both
 patterns meet the same faults, and at most ``MAX_INJECTED_FAILURES`` in a row per album, so
@@ -25,6 +26,27 @@ from albums.domain.pricing import DeterministicPriceEstimator, PriceSource
 
 #: Most injected failures in a row for one album: below both patterns' 3 retries.
 MAX_INJECTED_FAILURES: Final = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PriceCall:
+    """One call of the price source: which album, and when it began and ended (monotonic s)."""
+
+    album_name: str
+    began: float
+    ended: float
+
+
+def most_at_once(calls: list[PriceCall]) -> int:
+    """Return the largest number of ``calls`` that were running at the same moment."""
+    # Sweep the begin/end events in time order; an end sorts before a begin at the same
+    # instant, so calls that merely touch do not count as overlapping.
+    events = sorted([(c.began, 1) for c in calls] + [(c.ended, -1) for c in calls])
+    running = peak = 0
+    for _, change in events:
+        running += change
+        peak = max(peak, running)
+    return peak
 
 
 @dataclass
@@ -51,6 +73,7 @@ class ProgrammablePriceSource:
     _permanent: set[object] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     calls: Counter[int] = field(default_factory=Counter)
+    spans: list[PriceCall] = field(default_factory=list)
     _attempts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
@@ -75,13 +98,16 @@ class ProgrammablePriceSource:
             self._transient.clear()
             self._permanent.clear()
             self.calls.clear()
+            self.spans.clear()
             self._attempts.clear()
 
     def estimate(self, album: Album) -> PriceEstimate:
         """Answer like ``inner``, unless a fault is programmed for this album."""
+        began = time.monotonic()
         if self.latency_s:
             time.sleep(self.latency_s)
         with self._lock:
+            self.spans.append(PriceCall(album.album_name, began, time.monotonic()))
             self.calls[album.index] += 1
             if self._injected_failure(album):
                 raise PriceSourceUnavailableError(

@@ -8,7 +8,12 @@ import pytest
 
 from albums.domain.errors import PriceEstimationError, PriceSourceUnavailableError
 from albums.domain.models import Album
-from localmode.pricing import MAX_INJECTED_FAILURES, ProgrammablePriceSource
+from localmode.pricing import (
+    MAX_INJECTED_FAILURES,
+    PriceCall,
+    ProgrammablePriceSource,
+    most_at_once,
+)
 
 ALBUMS = [
     Album(index=i, album_name=f"Album {i}", artist="Artist", year=1970 + i) for i in range(1, 7)
@@ -80,3 +85,33 @@ def test_latency_is_slept_on_every_call() -> None:
 def test_bad_settings_are_refused(arguments: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ProgrammablePriceSource(**arguments)  # type: ignore[arg-type]
+
+
+def test_calls_are_recorded_with_their_span_and_overlap_is_counted() -> None:
+    source = ProgrammablePriceSource(latency_s=0.02)
+    source.estimate(ALBUMS[0])
+    source.estimate(ALBUMS[1])
+    first, second = source.spans
+    assert first.album_name == ALBUMS[0].album_name
+    assert first.ended - first.began >= 0.02
+    assert second.began >= first.ended
+    assert most_at_once(source.spans) == 1  # one after the other
+    source.clear()
+    assert source.spans == []
+
+
+@pytest.mark.parametrize(
+    ("spans", "expected"),
+    [
+        ([], 0),
+        ([(0.0, 1.0)], 1),
+        ([(0.0, 1.0), (1.0, 2.0)], 1),  # touching is not overlapping
+        ([(0.0, 1.0), (0.5, 2.0), (0.9, 1.1)], 3),
+        ([(0.0, 1.0), (0.5, 0.6), (2.0, 3.0), (2.5, 3.5)], 2),
+    ],
+)
+def test_most_at_once_counts_the_largest_overlap(
+    spans: list[tuple[float, float]], expected: int
+) -> None:
+    calls = [PriceCall("x", began, ended) for began, ended in spans]
+    assert most_at_once(calls) == expected
