@@ -7,7 +7,7 @@ began and ended, so tests can see calls overlap. For demos and benchmarks it can
 sleep a simulated latency per call and fail a share of calls transiently (``fail_rate``):
 which calls fail is a pure function of the seed, the album and the attempt number, so both
 patterns meet the same faults, and at most ``MAX_INJECTED_FAILURES`` in a row per album, so
-the orchestrations' retries (3 attempts more) always recover. Thread-safe: the Map branches
+the orchestrations' 3 retries always recover. Thread-safe: the Map branches
 and durable map items call it concurrently.
 """
 

@@ -55,7 +55,8 @@ class RetryPolicy:
     Parameters
     ----------
     max_attempts
-        Attempts in all, the first one included (1..10).
+        Attempts in all, the first one included (1..10). The default, 4, is DESIGN.md's
+        "retry 3 times" and the state machine's ``MaxAttempts: 3`` (which counts retries).
     initial_delay_seconds
         Wait before the first retry (the SDK's unit is whole seconds, at least 1).
     backoff_rate
@@ -68,7 +69,7 @@ class RetryPolicy:
         stall its clock).
     """
 
-    max_attempts: int = 3
+    max_attempts: int = 4
     initial_delay_seconds: int = 2
     backoff_rate: float = 2.0
     max_delay_seconds: int = 60
@@ -114,9 +115,9 @@ class OrchestratorConfig:
     validation_timeout_seconds
         How long the reviewer has; then the workflow continues with the original data.
     vision_retry
-        Retries of ``ProcessImage`` (3 attempts, exponential).
+        Retries of ``ProcessImage`` (3 retries, exponential).
     price_retry
-        Retries of each ``EstimatePrice-n`` (3 attempts, exponential).
+        Retries of each ``EstimatePrice-n`` (3 retries, exponential).
     store_retry
         Retries of the DynamoDB steps (throttling).
     """

@@ -7,7 +7,7 @@ Happy path, 16 billable durable operations by the published metering::
 
     start                                   1
     AcceptUpload (step)                     1
-    ProcessImage (step, 3 attempts)         1
+    ProcessImage (step, 3 retries)          1
     StoreInitialData (step)                 1   one transaction: record + 6 albums
     HumanValidation (wait_for_callback)     3
     ApplyValidation (step)                  1

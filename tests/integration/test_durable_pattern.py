@@ -114,7 +114,7 @@ def test_vision_always_failing_marks_the_execution_failed() -> None:
         run = run_upload(stack, durable, None)
 
         assert run.status == "FAILED"
-        assert stack.vision.calls == 3
+        assert stack.vision.calls == 4  # 1 + 3 retries, as the state machine
         record = stack.repository(PATTERN).get_execution(run.execution_id)
         assert record.status is ExecutionStatus.FAILED
         assert record.failure is not None

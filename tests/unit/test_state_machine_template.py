@@ -24,6 +24,7 @@ from localmode.templatefile import (
     placeholders,
     render,
 )
+from orchestrator.config import OrchestratorConfig
 
 EXPECTED_PLACEHOLDERS = {
     "accept_upload_arn",
@@ -192,3 +193,18 @@ def test_local_definition_is_rendered_from_the_same_template() -> None:
     assert local == render(STATE_MACHINE_TEMPLATE.read_text(), variables(timeout=5, heartbeat=4))
     with pytest.raises(ValueError, match="below timeout_seconds"):
         template_variables(arns(), timeout_seconds=5, heartbeat_seconds=5)
+
+
+def test_both_patterns_retry_vision_and_prices_three_times() -> None:
+    """DESIGN.md's "retry 3 times": ASL ``MaxAttempts`` counts retries, the SDK attempts."""
+    states = definition()["States"]
+    (vision,) = states["ProcessImage"]["Retry"]
+    price_states = states["EstimatePrices"]["ItemProcessor"]["States"]
+    (price,) = next(s["Retry"] for s in price_states.values() if "Retry" in s)
+    durable = OrchestratorConfig()
+    assert vision["MaxAttempts"] + 1 == durable.vision_retry.max_attempts == 4
+    assert price["MaxAttempts"] + 1 == durable.price_retry.max_attempts == 4
+    assert (vision["IntervalSeconds"], vision["BackoffRate"]) == (
+        durable.vision_retry.initial_delay_seconds,
+        durable.vision_retry.backoff_rate,
+    )
