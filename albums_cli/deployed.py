@@ -11,7 +11,7 @@
                            (:mod:`albums_cli.status`)
 ``report [--since ...]``   the comparison report from the table, histories and CloudWatch
                            (:mod:`albums_cli.deployed_report`, :mod:`albums_cli.report`)
-``redrive``                failed Step Functions executions, and events in the DLQs
+``redrive``                undelivered answers, failed Step Functions executions, DLQ events
                            (:mod:`albums_cli.redrive`)
 =========================  ==================================================================
 
@@ -300,7 +300,9 @@ def _redrive(run: Invocation) -> int:
     )
     emit(report.to_dict(), as_json=run.as_json, text=report.render, out=run.out)
     if report.failures:
-        return run.partly_failed("some executions or events were not redriven", report.failures)
+        return run.partly_failed(
+            "some answers, executions or events were not sent again", report.failures
+        )
     return EXIT_OK
 
 
@@ -502,8 +504,11 @@ def add_commands(commands: Any) -> None:
     redrive_parser = commands.add_parser(
         "redrive",
         parents=common,
-        help="redrive failed Step Functions executions and re-deliver DLQ events",
-        description="Redrive the state machine's failed, timed-out and aborted executions "
+        help="send undelivered answers again, redrive failed executions, re-deliver DLQ events",
+        description="Send every reviewer's answer that is stored but did not reach its "
+        "workflow again (and answer the pending task of an upload whose answer was stored "
+        "for one pattern only), while its wait lasts. Then redrive the state machine's "
+        "failed, timed-out and aborted executions "
         "started since --since (those whose failure the table already records are skipped: a "
         "redrive would only repeat their Fail state), then re-deliver each event of the "
         "dead-letter queues to its target (state machine, durable function, recorder) and "

@@ -1,4 +1,14 @@
-"""``albums redrive``: failed Step Functions executions, and events in the dead-letter queues.
+"""``albums redrive``: undelivered answers, failed executions, dead-letter queue events.
+
+Answers
+    A reviewer's answer is stored on its task before the workflow is resumed; when the
+    resume still failed (throttled three times, a missing permission), the workflow keeps
+    waiting. Every such answer of either pattern (answered task, execution still
+    ``awaiting_validation``, wait not expired) is sent again through
+    :meth:`albums.review.ReviewService.redeliver`. A workflow that got it meanwhile
+    refuses the second copy ("no longer waits"), so nothing is answered twice. Expired
+    waits are left: their workflow went on with the detected data. ``--since`` does not
+    apply (the wait's expiry bounds the search).
 
 Executions
     Failed, timed-out and aborted executions of the state machine started since a date are
@@ -28,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -37,8 +47,14 @@ from botocore.exceptions import ClientError
 
 from albums.adapters.repository import AlbumRepository
 from albums.domain import keys
-from albums.domain.errors import ExecutionNotFoundError, InvalidRecordError
+from albums.domain.errors import (
+    AlbumRegistrationError,
+    ExecutionNotFoundError,
+    InvalidRecordError,
+)
 from albums.domain.models import WorkflowType
+from albums.domain.records import ValidationTask
+from albums.review import REVIEWER_STATUSES, PatternResult, ReviewService
 from albums_cli.console import (
     aws_call,
     client_error_code,
@@ -47,6 +63,7 @@ from albums_cli.console import (
     one_line,
 )
 from albums_cli.environment import Clients, Environment
+from albums_cli.reviews import review_service
 
 #: Execution statuses Step Functions can redrive.
 REDRIVABLE_STATUSES: Final = ("FAILED", "TIMED_OUT", "ABORTED")
@@ -98,6 +115,34 @@ class ExecutionOutcome:
             "executionId": _execution_id(self.execution_arn),
             "status": self.status,
             "startedAt": self.started_at.isoformat(),
+            "action": self.action,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerOutcome:
+    """What happened to one stored answer that had not reached its workflow."""
+
+    workflow_type: WorkflowType
+    task_id: str
+    execution_id: str
+    upload_id: str
+    #: The stored answer: ``completed`` (accepted or corrected) or ``rejected``.
+    answer: str
+    #: ``redelivered`` or ``answered`` (a half-answered upload's pending task), ``would
+    #: redeliver``/``would answer`` (dry run), ``no longer waits``, ``skipped`` or ``failed``.
+    action: str
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the outcome as plain JSON (no resume token)."""
+        return {
+            "workflowType": str(self.workflow_type),
+            "taskId": self.task_id,
+            "executionId": self.execution_id,
+            "uploadId": self.upload_id,
+            "answer": self.answer,
             "action": self.action,
             "detail": self.detail,
         }
@@ -167,15 +212,17 @@ class RedriveReport:
     dry_run: bool
     executions: tuple[ExecutionOutcome, ...] = ()
     queues: tuple[QueueOutcome, ...] = field(default_factory=tuple)
+    answers: tuple[AnswerOutcome, ...] = ()
 
     @property
     def failures(self) -> list[str]:
-        """One line per execution that could not be redriven or event left by an error."""
-        lines = [
+        """One line per answer, execution or event that could not be sent again."""
+        lines = [f"{a.task_id}: {a.detail}" for a in self.answers if a.action == "failed"]
+        lines.extend(
             f"{_execution_id(e.execution_arn)}: {e.detail}"
             for e in self.executions
             if e.action == "failed"
-        ]
+        )
         lines.extend(
             f"{queue.name} {event.message_id}: {event.detail}"
             for queue in self.queues
@@ -189,19 +236,29 @@ class RedriveReport:
         return {
             "since": self.since.isoformat(),
             "dryRun": self.dry_run,
+            "answers": [outcome.to_dict() for outcome in self.answers],
             "executions": [outcome.to_dict() for outcome in self.executions],
             "queues": [queue.to_dict() for queue in self.queues],
         }
 
     def render(self) -> str:
-        """Return the report as text: one table of executions, one line per queue."""
+        """Return the report as text: answers, a table of executions, one line per queue."""
         verb = "would redrive" if self.dry_run else "redriven"
         chosen = sum(1 for e in self.executions if e.action in ("redriven", "would redrive"))
-        lines = [
+        lines = [_answers_line(self.answers, dry_run=self.dry_run)]
+        if self.answers:
+            answer_rows = [
+                (str(a.workflow_type), a.task_id, a.answer, a.action, one_line(a.detail or "", 90))
+                for a in self.answers
+            ]
+            lines.append(
+                format_table(("PATTERN", "TASK", "ANSWER", "ACTION", "WHY"), answer_rows, "  ")
+            )
+        lines.append(
             "Step Functions executions that did not succeed since "
             f"{self.since.astimezone(UTC):%Y-%m-%d %H:%M} UTC: {len(self.executions)}, "
             f"{verb} {chosen}"
-        ]
+        )
         if self.executions:
             rows = [
                 (
@@ -227,6 +284,14 @@ class RedriveReport:
                 if event.action == "left"
             )
         return "\n".join(lines)
+
+
+def _answers_line(answers: Sequence[AnswerOutcome], *, dry_run: bool) -> str:
+    what = "Reviewers' answers that had not reached their workflow"
+    if dry_run:
+        return f"{what}: {len(answers)}, would send them"
+    sent = sum(1 for answer in answers if answer.action in ("redelivered", "answered"))
+    return f"{what}: {len(answers)}, sent again {sent}"
 
 
 def _queue_line(queue: QueueOutcome, *, dry_run: bool) -> str:
@@ -510,6 +575,82 @@ def redrive_queue(
     return QueueOutcome(name, url, target, events)
 
 
+def redeliver_answers(
+    service: ReviewService, *, table: str, dry_run: bool = False
+) -> tuple[AnswerOutcome, ...]:
+    """Finish half-stored answers, then send again every answer that did not arrive."""
+    outcomes: list[AnswerOutcome] = []
+    with aws_call(f"find the half-answered uploads in {table}"):
+        half_answered = list(service.half_answered())
+    for upload_id in half_answered:
+        outcomes.extend(_finish(service, upload_id, dry_run=dry_run))
+    handled = {outcome.task_id for outcome in outcomes}
+    with aws_call(f"find the answers not delivered in {table}"):
+        stuck = [task for task in service.undelivered() if task.task_id not in handled]
+    for task in stuck:
+        if dry_run:
+            outcomes.append(_answer_outcome(task, str(task.status), "would redeliver"))
+            continue
+        try:
+            with aws_call(f"send the answer of task {task.task_id} again"):
+                result = service.redeliver(task)
+        except AlbumRegistrationError as error:  # answered or gone meanwhile
+            outcomes.append(_answer_outcome(task, str(task.status), "skipped", error.message))
+            continue
+        outcomes.append(_result_outcome(result, task.upload_id, "redelivered"))
+    return tuple(outcomes)
+
+
+_HALF_ANSWERED: Final = "still pending: the answer was stored for the other pattern only"
+
+
+def _finish(service: ReviewService, upload_id: str, *, dry_run: bool) -> list[AnswerOutcome]:
+    """Answer a half-answered upload's pending tasks with its stored answer."""
+    with aws_call(f"read the review of upload {upload_id}"):
+        review = service.review(upload_id)
+    stored = next((str(t.status) for t in review.tasks if t.status in REVIEWER_STATUSES), "-")
+    if dry_run:
+        return [
+            _answer_outcome(task, stored, "would answer", _HALF_ANSWERED)
+            for task in review.answerable
+        ]
+    try:
+        with aws_call(f"answer the pending tasks of upload {upload_id}"):
+            outcome = service.finish(upload_id)
+    except AlbumRegistrationError as error:  # finished or expired meanwhile
+        return [
+            _answer_outcome(task, stored, "skipped", error.message) for task in review.answerable
+        ]
+    return [_result_outcome(result, upload_id, "answered") for result in outcome.results]
+
+
+def _answer_outcome(
+    task: ValidationTask, answer: str, action: str, detail: str | None = None
+) -> AnswerOutcome:
+    return AnswerOutcome(
+        task.workflow_type, task.task_id, task.execution_id, task.upload_id, answer, action, detail
+    )
+
+
+def _result_outcome(result: PatternResult, upload_id: str, done: str) -> AnswerOutcome:
+    """Word what sending an answer did: ``done``, ``failed`` or ``no longer waits``."""
+    if result.resumed:
+        action = done
+    elif result.awaits_redelivery:
+        action = "failed"
+    else:
+        action = "no longer waits"
+    return AnswerOutcome(
+        result.workflow_type,
+        result.task_id,
+        result.execution_id,
+        upload_id,
+        str(result.status),
+        action,
+        result.detail,
+    )
+
+
 def redrive(
     environment: Environment,
     clients: Clients,
@@ -519,14 +660,16 @@ def redrive(
     dry_run: bool = False,
     max_events: int = DEFAULT_MAX_EVENTS,
 ) -> RedriveReport:
-    """Redrive the unsuccessful executions since ``since`` and re-deliver every DLQ's events.
+    """Send stored answers again, redrive executions since ``since``, re-deliver DLQ events.
 
     Parameters
     ----------
     environment
         Needs the state machine, the durable function, the table and the queues.
     clients
-        Step Functions, Lambda, SQS and DynamoDB clients of the environment's region.
+        Step Functions, Lambda, SQS and DynamoDB clients of the environment's region
+        (answers are sent with ``SendTaskSuccess``/``Failure`` and the durable callback
+        APIs, as ``albums validate`` sends them).
     since
         Oldest start time of the executions to redrive.
     now
@@ -536,9 +679,13 @@ def redrive(
     max_events
         Most messages read from one queue.
     """
+    # Answers first: their waits expire, and a late answer is a lost answer.
+    answers = redeliver_answers(
+        review_service(environment, clients, lambda: now), table=environment.table, dry_run=dry_run
+    )
     executions = redrive_executions(environment, clients, since=since, now=now, dry_run=dry_run)
     queues = tuple(
         redrive_queue(name, url, environment, clients, dry_run=dry_run, max_events=max_events)
         for name, url in sorted(environment.dead_letter_queues.items())
     )
-    return RedriveReport(since, dry_run, executions, queues)
+    return RedriveReport(since, dry_run, executions, queues, answers)

@@ -61,7 +61,8 @@ _ANSWER_HINTS: Final = {
     EXIT_USAGE: "nothing was changed",
 }
 _MAYBE_PARTLY: Final = (
-    "the answer may be partly applied: see `albums tasks` and `albums status`, then retry"
+    "the answer may be partly stored: retry, and if that says it was answered already, "
+    "`albums redrive` completes it"
 )
 
 
@@ -303,7 +304,8 @@ def validate(
             f"{error.message} ({_ANSWER_HINTS.get(code, _MAYBE_PARTLY)})", code
         ) from None
     except CliError as error:
-        # An AWS error after the first task was completed can leave an answer half applied.
+        # A DynamoDB error after the first task took the answer leaves it half stored;
+        # `albums redrive` answers the rest with it (a resume error never gets here).
         raise CliError(f"{error.message} ({_MAYBE_PARTLY})", error.exit_code) from error
 
 

@@ -19,7 +19,12 @@ Public interface
     :class:`ReviewAnswer` (accept, correct, reject) and return a :class:`ReviewOutcome`
     saying which patterns were resumed;
   - :meth:`~ReviewService.submit`: what the HTTP API calls — parse a JSON body with
-    :func:`parse_submission` against the albums shown, then :meth:`~ReviewService.answer`.
+    :func:`parse_submission` against the albums shown, then :meth:`~ReviewService.answer`;
+  - :meth:`~ReviewService.undelivered` / :meth:`~ReviewService.redeliver`: answers that
+    are stored but never reached their workflow, and sending them again; and
+    :meth:`~ReviewService.half_answered` / :meth:`~ReviewService.finish`: uploads whose
+    answer was stored for one pattern only, and answering the rest with it (both for
+    ``albums redrive``).
 
 - :class:`ReviewAnswer` — ``ReviewAnswer.accept()``, ``ReviewAnswer.correct(corrections)``
   (corrections of the shown albums by index, :class:`~albums.domain.models.AlbumCorrection`)
@@ -44,12 +49,28 @@ first to complete the first task answers every task and the other gets a 409 hav
 changed nothing. A task is completed *before* its workflow is resumed (the completed task
 is the lock); a resume that fails transiently is retried, and a workflow that no longer
 waits (its timeout won the race) is reported as not resumed.
+
+No lost answer
+--------------
+A resume that still fails (throttled three times, a missing permission, the network) is
+reported as not resumed for that pattern and never stops the other patterns from being
+answered and resumed. The answer stays on the completed task, and the workflow keeps
+waiting: :meth:`ReviewService.undelivered` finds such tasks (answered, their execution
+still ``awaiting_validation``, their wait not expired) and :meth:`ReviewService.redeliver`
+sends the stored answer again. Sending twice is harmless: each service accepts one answer
+per wait and refuses the next as "no longer waits".
+
+Storing the answer can fail too, after the first pattern's task took it (a DynamoDB error
+on the second): the upload counts as answered, so a new submission gets 409.
+:meth:`ReviewService.half_answered` finds such uploads and :meth:`ReviewService.finish`
+answers their pending tasks with the stored answer, so both patterns still continue with
+the same albums.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -58,7 +79,7 @@ from typing import Any, Final, Protocol
 from albums.adapters.durable_callbacks import CallbackResumer
 from albums.domain import keys
 from albums.domain.errors import (
-    AlbumRegistrationError,
+    ExecutionNotFoundError,
     InvalidAlbumError,
     InvalidRecordError,
     InvalidSubmissionError,
@@ -74,6 +95,7 @@ from albums.domain.models import (
     MAX_TEXT_LENGTH,
     Album,
     AlbumCorrection,
+    ExecutionStatus,
     TaskStatus,
     WorkflowType,
     apply_corrections,
@@ -132,6 +154,11 @@ class ReviewRepository(Protocol):
         rejection_reason: str | None = None,
     ) -> ValidationTask:
         """Answer a pending task (conditional); raises ``TaskNotPendingError``."""
+
+    def iter_tasks(
+        self, status: TaskStatus, *, expiring_after: datetime | None = None
+    ) -> Iterator[ValidationTask]:
+        """Yield the pattern's tasks in one status, expiring after a moment if given."""
 
 
 #: Resumes one pattern's paused workflow with the task's stored resume token. The durable
@@ -256,7 +283,7 @@ class UploadReview:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the review as the API's JSON (no resume token, no bucket or key)."""
-        answered = next((task for task in self.tasks if task.status in _REVIEWER_STATUSES), None)
+        answered = next((task for task in self.tasks if task.status in REVIEWER_STATUSES), None)
         return {
             "uploadId": self.upload_id,
             "state": str(self.state),
@@ -277,6 +304,8 @@ class PatternResult:
     status: TaskStatus
     resumed: bool
     detail: str | None = None
+    #: Not resumed, yet the workflow may still wait: the stored answer can be sent again.
+    awaits_redelivery: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as plain JSON."""
@@ -287,6 +316,7 @@ class PatternResult:
             "status": str(self.status),
             "resumed": self.resumed,
             "detail": self.detail,
+            "awaitsRedelivery": self.awaits_redelivery,
         }
 
 
@@ -313,7 +343,8 @@ class ReviewOutcome:
         }
 
 
-_REVIEWER_STATUSES: Final = frozenset({TaskStatus.COMPLETED, TaskStatus.REJECTED})
+#: Task statuses that hold a reviewer's answer (accepted or corrected, or rejected).
+REVIEWER_STATUSES: Final = frozenset({TaskStatus.COMPLETED, TaskStatus.REJECTED})
 
 
 def _answer_view(task: ValidationTask) -> dict[str, Any]:
@@ -576,7 +607,7 @@ class ReviewService:
         if not tasks:
             raise TaskNotFoundError(f"no validation task for upload {upload_id}")
         open_tasks = [side.task for side in sides if side.answerable and side.task]
-        if any(task.status in _REVIEWER_STATUSES for task in tasks):
+        if any(task.status in REVIEWER_STATUSES for task in tasks):
             state = ReviewState.ANSWERED
         elif open_tasks:
             state = ReviewState.PENDING
@@ -668,7 +699,7 @@ class ReviewService:
                 results.append(self._lost(task, answered_any=answered_any))
                 continue
             answered_any = True
-            results.append(self._resume(done, answer, corrections))
+            results.append(self._resume(done))
         if not answered_any:
             raise TaskExpiredError(f"the review of upload {review.upload_id} has expired")
         outcome = ReviewOutcome(review.upload_id, answer.kind, tuple(results))
@@ -690,7 +721,7 @@ class ReviewService:
         upload: 409, with nothing changed by this one.
         """
         current = self._repositories[task.workflow_type].get_task(task.task_id)
-        if current.status in _REVIEWER_STATUSES and not answered_any:
+        if current.status in REVIEWER_STATUSES and not answered_any:
             raise TaskNotPendingError(
                 f"upload {task.upload_id} was answered already ({current.status})"
             )
@@ -703,25 +734,119 @@ class ReviewService:
             detail=f"the task was {current.status} meanwhile",
         )
 
-    def _resume(
-        self,
-        task: ValidationTask,
-        answer: ReviewAnswer,
-        corrections: Sequence[AlbumCorrection],
-    ) -> PatternResult:
+    # --- answers that did not arrive ------------------------------------------------------
+
+    def undelivered(self) -> Iterator[ValidationTask]:
+        """Yield the answered tasks whose workflow still waits for the answer.
+
+        A reviewer's answer (``completed`` or ``rejected``) whose execution record still
+        says ``awaiting_validation`` and whose wait has not expired: its resume failed, or
+        it arrived a moment ago and the workflow has not yet run its next step (sending
+        it again is then harmless: "no longer waits"). Tasks that expired are not read at
+        all: their workflow went on without the answer.
+        """
+        now = self._clock()
+        for repository in self._repositories.values():
+            for status in REVIEWER_STATUSES:
+                for task in repository.iter_tasks(status, expiring_after=now):
+                    try:
+                        execution = repository.get_execution(task.execution_id)
+                    except ExecutionNotFoundError:
+                        continue  # its record expired with the table's TTL
+                    if execution.status is ExecutionStatus.AWAITING_VALIDATION:
+                        yield task
+
+    def half_answered(self) -> Iterator[str]:
+        """Yield the uploads with a reviewer's answer and a task still pending (unexpired).
+
+        Storing the answer failed after the first pattern's task took it; a new
+        submission would get 409, so :meth:`finish` completes these.
+        """
+        now = self._clock()
+        seen: set[str] = set()
+        for repository in self._repositories.values():
+            for task in repository.iter_tasks(TaskStatus.PENDING, expiring_after=now):
+                if task.upload_id in seen:
+                    continue
+                seen.add(task.upload_id)
+                review = self.review(task.upload_id)
+                if review.state is ReviewState.ANSWERED and review.answerable:
+                    yield task.upload_id
+
+    def finish(self, upload_id: str) -> ReviewOutcome:
+        """Answer the pending tasks of a half-answered upload with the answer it has.
+
+        The albums the reviewer settled on (the stored task's albums with its corrections)
+        become the corrections of each pending task's own albums, as :meth:`answer` does;
+        a stored rejection becomes the same rejection.
+
+        Raises
+        ------
+        TaskNotFoundError
+            No task for the upload.
+        TaskNotPendingError
+            Nobody has answered the upload yet (answer it instead), or no task waits.
+        TaskExpiredError
+            The pending tasks expired meanwhile.
+        """
+        review = self.review(upload_id)
+        stored = next((t for t in review.tasks if t.status in REVIEWER_STATUSES), None)
+        if stored is None:
+            raise TaskNotPendingError(f"upload {upload_id} has no answer yet: answer it")
+        if not review.answerable:
+            raise TaskNotPendingError(f"no task of upload {upload_id} waits for an answer")
+        if stored.status is TaskStatus.REJECTED:
+            answer = ReviewAnswer.reject(stored.rejection_reason or REJECTION_ERROR)
+        else:
+            settled = [v.album for v in apply_corrections(stored.albums, stored.corrections)]
+            corrections = corrections_between(review.albums, settled)
+            answer = ReviewAnswer.correct(corrections) if corrections else ReviewAnswer.accept()
+        return self._answer(review, answer)
+
+    def redeliver(self, task: ValidationTask) -> PatternResult:
+        """Send the reviewer's answer stored on ``task`` to its workflow again.
+
+        The task is read again first, so only a stored answer is ever sent.
+
+        Raises
+        ------
+        TaskNotFoundError
+            When the task does not exist (or its pattern is not served here).
+        TaskNotPendingError
+            When the task holds no reviewer's answer (still pending, or timed out).
+        """
+        repository = self._repositories.get(task.workflow_type)
+        if repository is None:
+            raise TaskNotFoundError(f"task {task.task_id} belongs to {task.workflow_type}")
+        current = repository.get_task(task.task_id)
+        if current.status not in REVIEWER_STATUSES:
+            raise TaskNotPendingError(
+                f"task {task.task_id} holds no reviewer's answer (it is {current.status})"
+            )
+        return self._resume(current)
+
+    def _resume(self, task: ValidationTask) -> PatternResult:
+        """Send the answer stored on ``task`` to its workflow; report, never raise.
+
+        Transient failures are retried. Whatever still fails is reported on the result
+        (and logged), so that one pattern's failure never keeps the others from their
+        answer: the answer stays stored and :meth:`redeliver` can send it again.
+        """
         resumer = self._resumers[task.workflow_type]
         # ``detail`` goes back to the reviewer: no service message (it may quote the token).
         detail: str | None = None
-        cause: AlbumRegistrationError | None = None
+        cause: Exception | None = None
         for attempt in range(RESUME_ATTEMPTS):
             try:
-                if answer.kind is AnswerKind.REJECT:
+                if task.status is TaskStatus.REJECTED:
                     resumer.fail(
-                        task.resume_token, error=REJECTION_ERROR, message=answer.reason or ""
+                        task.resume_token,
+                        error=REJECTION_ERROR,
+                        message=task.rejection_reason or "",
                     )
                 else:
                     resumer.succeed(
-                        task.resume_token, ValidationDecision(tuple(corrections)).to_dict()
+                        task.resume_token, ValidationDecision(task.corrections).to_dict()
                     )
             except TaskNotPendingError as error:
                 detail, cause = "the workflow no longer waits (timed out or stopped)", error
@@ -731,16 +856,24 @@ class ReviewService:
                 if attempt + 1 < RESUME_ATTEMPTS:
                     self._sleep(RESUME_BACKOFF_S * 2**attempt)
                 continue
+            except Exception as error:
+                # A missing permission, the network, a refused token: not worth retrying
+                # here, and never a reason to leave the other patterns unanswered.
+                detail, cause = f"resuming failed ({_failure_name(error)})", error
+                break
             return PatternResult(
                 task.workflow_type, task.task_id, task.execution_id, task.status, resumed=True
             )
+        gone = isinstance(cause, TaskNotPendingError)
+        if not gone:
+            detail = f"{detail}; the answer is stored and `albums redrive` sends it again"
         LOGGER.error(
             "answered task could not resume its workflow",
             extra={
                 "taskId": task.task_id,
                 "workflowType": str(task.workflow_type),
                 "why": detail,
-                "errorMessage": None if cause is None else cause.message,
+                "errorType": None if cause is None else _failure_name(cause),
             },
         )
         return PatternResult(
@@ -750,7 +883,18 @@ class ReviewService:
             task.status,
             resumed=False,
             detail=detail,
+            awaits_redelivery=not gone,
         )
+
+
+def _failure_name(error: Exception) -> str:
+    """Name a failure without its message (which may quote a token): the service code or type."""
+    response = getattr(error, "response", None)
+    if isinstance(response, Mapping):
+        code = response.get("Error", {}).get("Code")
+        if isinstance(code, str) and code:
+            return code
+    return type(error).__name__
 
 
 def _refuse_unanswerable(review: UploadReview) -> None:

@@ -11,8 +11,10 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY
 
 from albums.domain.keys import UploadRef
@@ -648,19 +650,53 @@ def test_a_stuck_resume_keeps_json_output_parseable(
     assert capsys.readouterr() == ("", "")  # the shared code's log lines stay quiet
 
 
-def test_an_aws_error_while_answering_says_the_answer_may_be_partly_applied(
+def test_a_permission_error_resuming_one_pattern_still_answers_the_other(
     deployed: Deployed,
 ) -> None:
     deployed.waiting("crate")
     deployed.sfn.add_client_error(
         "send_task_success", "AccessDeniedException", "not allowed: states:SendTaskSuccess"
     )
+    deployed.lambda_.add_response(
+        "send_durable_execution_callback_success", {}, {"CallbackId": ANY, "Result": ANY}
+    )
     code, out, err = deployed.run("validate", deployed.task_id(SF, "crate"), "--accept")
-    assert (code, out) == (EXIT_ENVIRONMENT, "")
+    assert code == EXIT_FAILED
+    assert "not resumed: resuming failed (AccessDeniedException)" in out
     assert_one_line(
         err,
         "validate",
-        f"answer task {deployed.task_id(SF, 'crate')}: AccessDeniedException: not allowed: "
-        "states:SendTaskSuccess (the answer may be partly applied: see `albums tasks` and "
-        "`albums status`, then retry)",
+        "the answer is stored but a workflow was not resumed: step-functions "
+        f"{deployed.execution_id(SF, 'crate')}: resuming failed (AccessDeniedException); the "
+        "answer is stored and `albums redrive` sends it again",
+    )
+    deployed.lambda_.assert_no_pending_responses()
+    for pattern in (SF, LDF):
+        task = deployed.repository(pattern).get_task(deployed.task_id(pattern, "crate"))
+        assert task.status is TaskStatus.COMPLETED
+
+
+def test_an_aws_error_while_storing_the_answer_says_it_may_be_partly_applied(
+    deployed: Deployed,
+) -> None:
+    deployed.waiting("crate")
+    deployed.sfn.add_response("send_task_success", {}, {"taskToken": ANY, "output": ANY})
+    real_update = deployed.clients.dynamodb.update_item
+    calls = []
+
+    def second_update_denied(**request: Any) -> Any:
+        calls.append(request)
+        if len(calls) == 2:  # the durable task, after the Step Functions one was answered
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}},
+                "UpdateItem",
+            )
+        return real_update(**request)
+
+    deployed.clients.dynamodb.update_item = second_update_denied
+    code, out, err = deployed.run("validate", deployed.task_id(SF, "crate"), "--accept")
+    assert (code, out) == (EXIT_ENVIRONMENT, "")
+    assert err.endswith(
+        "(the answer may be partly stored: retry, and if that says it was answered already, "
+        "`albums redrive` completes it)\n"
     )

@@ -13,14 +13,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.stub import ANY
 
-from albums.domain.models import FailureDetails
+from albums.domain.models import (
+    AlbumCorrection,
+    FailureDetails,
+    TaskStatus,
+    WorkflowType,
+    apply_corrections,
+)
+from albums.workflow import ValidationDecision
 from albums_cli.console import EXIT_FAILED, EXIT_USAGE
 from albums_cli.redrive import delivery_name
 from tests.table import sample_upload
 from tests.unit.cli_deployed_world import (
     DURABLE,
     EXECUTION_PREFIX,
+    LDF,
     RECORDER,
     SF,
     STATE_MACHINE,
@@ -175,7 +184,7 @@ def test_redrive_reports_executions_it_could_not_redrive(deployed: Deployed) -> 
 
     assert code == EXIT_FAILED
     assert err == (
-        "albums redrive: some executions or events were not redriven: sf-denied: "
+        "albums redrive: some answers, executions or events were not sent again: sf-denied: "
         "AccessDeniedException: not allowed to redrive\n"
     )
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  sf-")}
@@ -274,7 +283,8 @@ def test_a_failed_redelivery_keeps_the_message_and_says_why(deployed: Deployed) 
 
     assert code == EXIT_FAILED
     assert err.startswith(
-        "albums redrive: some executions or events were not redriven: execution-recorder "
+        "albums redrive: some answers, executions or events were not sent again: "
+        "execution-recorder "
     )
     assert err.endswith(
         "its TARGET_ARN is not a Lambda function ARN: None (and 2 more, listed above)\n"
@@ -321,3 +331,109 @@ def test_delivery_names_are_the_same_for_the_same_event() -> None:
     assert delivery_name(event, body).startswith("redrive-")
     assert len(delivery_name(event, body)) <= 64
     assert delivery_name({"id": "abc"}, "{}") == "redrive-abc"
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+def went_on(deployed: Deployed, pattern: WorkflowType, name: str) -> None:
+    """What a resumed workflow does next: its Apply step sets the execution running."""
+    task = deployed.repository(pattern).get_task(deployed.task_id(pattern, name))
+    deployed.repository(pattern).apply_validated_data(
+        task.execution_id, apply_corrections(task.albums, task.corrections)
+    )
+
+
+def answered_for_step_functions_only(deployed: Deployed, name: str) -> None:
+    """The reviewer corrected album 2; the answer reached Step Functions only."""
+    deployed.waiting(name)
+    deployed.repository(SF).complete_validation_task(
+        deployed.task_id(SF, name), TaskStatus.COMPLETED, corrections=[CORRECTION]
+    )
+    went_on(deployed, SF, name)
+
+
+CORRECTION = AlbumCorrection(2, 1968)
+DECISION = json.dumps(ValidationDecision((CORRECTION,)).to_dict(), separators=(",", ":"))
+
+
+def test_an_answer_that_did_not_reach_its_workflow_is_sent_again(deployed: Deployed) -> None:
+    deployed.waiting("crate")
+    deployed.sfn.add_client_error("send_task_success", "ThrottlingException", "slow down")
+    deployed.sfn.add_client_error("send_task_success", "ThrottlingException", "slow down")
+    deployed.sfn.add_client_error("send_task_success", "ThrottlingException", "slow down")
+    deployed.lambda_.add_response(
+        "send_durable_execution_callback_success", {}, {"CallbackId": ANY, "Result": ANY}
+    )
+    code, _, _ = deployed.run("validate", deployed.task_id(SF, "crate"), "--year", "2=1968")
+    assert code == EXIT_FAILED  # stored, Step Functions not resumed
+    went_on(deployed, LDF, "crate")
+
+    # Answers come first (their waits expire), then the executions are listed.
+    deployed.sfn.add_response(
+        "send_task_success", {}, {"taskToken": "token-sf-crate", "output": DECISION}
+    )
+    expect_no_failed_executions(deployed)
+    code, out, err = deployed.run("redrive", "--json")
+
+    assert (code, err) == (0, "")
+    (answer,) = json.loads(out)["answers"]
+    assert (answer["taskId"], answer["answer"], answer["action"]) == (
+        deployed.task_id(SF, "crate"),
+        "completed",
+        "redelivered",
+    )
+    deployed.sfn.assert_no_pending_responses()
+
+
+def test_a_half_stored_answer_is_completed_for_the_other_pattern(deployed: Deployed) -> None:
+    answered_for_step_functions_only(deployed, "crate")
+    expect_no_failed_executions(deployed)
+    deployed.lambda_.add_response(
+        "send_durable_execution_callback_success",
+        {},
+        {"CallbackId": "token-ldf-crate", "Result": DECISION.encode()},
+    )
+    code, out, err = deployed.run("redrive")
+
+    assert (code, err) == (0, "")
+    assert "Reviewers' answers that had not reached their workflow: 1, sent again 1" in out
+    assert "answered" in out
+    task = deployed.repository(LDF).get_task(deployed.task_id(LDF, "crate"))
+    assert (task.status, task.corrections) == (TaskStatus.COMPLETED, (CORRECTION,))
+    deployed.lambda_.assert_no_pending_responses()
+
+
+def test_a_dry_run_lists_the_answers_it_would_send_and_changes_nothing(
+    deployed: Deployed,
+) -> None:
+    answered_for_step_functions_only(deployed, "crate")
+    expect_no_failed_executions(deployed)
+    before = deployed.table()
+    code, out, err = deployed.run("redrive", "--dry-run", "--json")
+    assert (code, err) == (0, "")
+    (answer,) = json.loads(out)["answers"]
+    assert (answer["workflowType"], answer["action"]) == ("durable-functions", "would answer")
+    assert deployed.table() == before
+
+
+def test_an_answer_that_still_cannot_be_sent_is_reported_and_exit_1(deployed: Deployed) -> None:
+    answered_for_step_functions_only(deployed, "crate")
+    expect_no_failed_executions(deployed)
+    deployed.lambda_.add_client_error(
+        "send_durable_execution_callback_success", "AccessDeniedException", "not allowed"
+    )
+    code, _, err = deployed.run("redrive")
+    assert code == EXIT_FAILED
+    assert err.startswith(
+        "albums redrive: some answers, executions or events were not sent again: "
+        f"{deployed.task_id(LDF, 'crate')}: resuming failed (AccessDeniedException)"
+    )
+    # The answer is stored now; the next run sends it (and only it).
+    expect_no_failed_executions(deployed)
+    deployed.lambda_.add_response(
+        "send_durable_execution_callback_success", {}, {"CallbackId": ANY, "Result": ANY}
+    )
+    code, out, _ = deployed.run("redrive", "--json")
+    assert code == 0
+    assert [a["action"] for a in json.loads(out)["answers"]] == ["redelivered"]

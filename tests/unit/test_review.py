@@ -23,7 +23,14 @@ from albums.domain.errors import (
     TransientError,
 )
 from albums.domain.keys import UploadRef
-from albums.domain.models import Album, AlbumCorrection, TaskStatus, WorkflowType
+from albums.domain.models import (
+    Album,
+    AlbumCorrection,
+    ExecutionStatus,
+    TaskStatus,
+    WorkflowType,
+    apply_corrections,
+)
 from albums.review import (
     RESUME_ATTEMPTS,
     AnswerKind,
@@ -32,7 +39,7 @@ from albums.review import (
     ReviewState,
     WorkflowResumer,
 )
-from albums.workflow import REJECTION_ERROR
+from albums.workflow import REJECTION_ERROR, ValidationDecision
 from localmode.stack import serialized_dynamodb
 from tests.table import FIXED_NOW, Clock, create_table, sample_albums, sample_upload, scan_all
 
@@ -377,6 +384,192 @@ def test_transient_resume_failures_are_retried(world: World) -> None:
     assert len(world.resumers[SF].calls) == 1
     assert "transiently 3 times" in (outcome.results[1].detail or "")
     assert world.sleeps == [0.2, 0.4, 0.2, 0.4]
+
+
+def went_on(world: World, upload: UploadRef, *patterns: WorkflowType) -> None:
+    """What a resumed workflow does next: its Apply step sets the execution running."""
+    for pattern in patterns:
+        task = world.task(pattern, upload)
+        world.repositories[pattern].apply_validated_data(
+            task.execution_id, apply_corrections(task.albums, task.corrections)
+        )
+
+
+class AccessDeniedError(Exception):
+    """Shaped like botocore's ``ClientError`` for a missing permission."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(f"not authorized to answer {token}")
+        self.response = {"Error": {"Code": "AccessDeniedException", "Message": str(self)}}
+
+
+def test_a_resume_that_fails_for_good_still_answers_the_other_pattern(world: World) -> None:
+    """A permission or network failure of one pattern never leaves the other unanswered."""
+    upload = waiting(world)
+    world.resumers[SF].errors.append(AccessDeniedError("token-sf-crate"))
+    outcome = world.service.answer(
+        upload.upload_id, ReviewAnswer.correct([AlbumCorrection(2, 1968)])
+    )
+    assert outcome.resumed == (LDF,)
+    sf_result = outcome.results[0]
+    assert (sf_result.status, sf_result.resumed) == (TaskStatus.COMPLETED, False)
+    assert sf_result.awaits_redelivery is True
+    assert sf_result.to_dict()["awaitsRedelivery"] is True
+    assert "AccessDeniedException" in (sf_result.detail or "")
+    assert "albums redrive" in (sf_result.detail or "")
+    assert "token" not in (sf_result.detail or "")  # the service's message is not passed on
+    assert world.sleeps == []  # not retried: it would fail the same way
+    # The answer is stored on both tasks; the durable workflow got it.
+    assert world.task(SF, upload).status is TaskStatus.COMPLETED
+    assert [call[0] for call in world.resumers[LDF].calls] == ["succeed"]
+
+
+def test_an_answer_that_did_not_arrive_is_found_and_sent_again_once(world: World) -> None:
+    upload = waiting(world)
+    other = waiting(world, "other")  # still pending: nothing to send
+    world.resumers[SF].errors.extend([TransientError("throttled")] * RESUME_ATTEMPTS)
+    corrections = [AlbumCorrection(2, 1968)]
+    first = world.service.answer(upload.upload_id, ReviewAnswer.correct(corrections))
+    assert first.resumed == (LDF,)
+    assert first.results[0].awaits_redelivery is True
+    went_on(world, upload, LDF)
+
+    stuck = list(world.service.undelivered())
+    assert [task.task_id for task in stuck] == [world.task(SF, upload).task_id]
+    result = world.service.redeliver(stuck[0])
+    assert result.resumed is True
+    # The stored answer, exactly as the reviewer gave it, reached the Step Functions wait.
+    decision = ValidationDecision(tuple(corrections)).to_dict()
+    assert [call[2] for call in world.resumers[SF].calls] == [decision]
+    assert [call[2] for call in world.resumers[LDF].calls] == [decision]
+    # A second send reaches a wait that no longer exists: reported, nothing changed.
+    world.resumers[SF].errors.append(TaskNotPendingError("used"))
+    again = world.service.redeliver(stuck[0])
+    assert (again.resumed, again.awaits_redelivery) == (False, False)
+    assert world.task(SF, other).status is TaskStatus.PENDING
+
+
+def test_a_stored_rejection_is_sent_again_as_a_rejection(world: World) -> None:
+    upload = waiting(world)
+    world.resumers[LDF].errors.append(AccessDeniedError("x"))
+    world.service.answer(upload.upload_id, ReviewAnswer.reject("wrong shelf"))
+    world.repositories[SF].complete_execution(
+        world.task(SF, upload).execution_id,
+        ExecutionStatus.REJECTED,
+        rejection_reason="wrong shelf",
+    )
+    (stuck,) = world.service.undelivered()
+    assert stuck.workflow_type is LDF
+    assert world.service.redeliver(stuck).resumed is True
+    assert world.resumers[LDF].calls == [
+        ("fail", stuck.resume_token, (REJECTION_ERROR, "wrong shelf"))
+    ]
+
+
+def test_answers_whose_workflow_went_on_or_whose_wait_expired_are_not_undelivered(
+    world: World,
+) -> None:
+    resumed = waiting(world, "resumed")
+    world.service.answer(resumed.upload_id, ReviewAnswer.accept())
+    went_on(world, resumed, SF, LDF)
+    expired = waiting(world, "expired")
+    world.resumers[SF].errors.append(AccessDeniedError("x"))
+    world.service.answer(expired.upload_id, ReviewAnswer.accept())
+    went_on(world, expired, LDF)
+    assert [t.upload_id for t in world.service.undelivered()] == [expired.upload_id]
+    world.clock.advance(hours=2)  # past the wait: the workflow went on with the original data
+    assert list(world.service.undelivered()) == []
+
+
+def test_only_a_stored_answer_is_ever_sent_again(world: World) -> None:
+    upload = waiting(world)
+    pending = world.task(SF, upload)
+    with pytest.raises(TaskNotPendingError, match="holds no reviewer's answer"):
+        world.service.redeliver(pending)
+    assert world.resumers[SF].calls == []
+
+
+class DeniedOnce:
+    """A repository whose next task answer fails as a missing DynamoDB permission would."""
+
+    def __init__(self, inner: AlbumRepository) -> None:
+        self.inner = inner
+        self.workflow_type = inner.workflow_type
+        self.denied = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def complete_validation_task(self, task_id: str, status: TaskStatus, **kwargs: Any) -> Any:
+        if not self.denied:
+            self.denied = True
+            raise AccessDeniedError("UpdateItem")
+        return self.inner.complete_validation_task(task_id, status, **kwargs)
+
+
+def half_answer(world: World, upload: UploadRef, answer: ReviewAnswer) -> ReviewService:
+    """Answer ``upload`` with the durable task's write failing: only Step Functions took it."""
+    service = with_repository(world, LDF, DeniedOnce(world.repositories[LDF]))
+    with pytest.raises(AccessDeniedError):
+        service.answer(upload.upload_id, answer)
+    assert world.task(SF, upload).status is not TaskStatus.PENDING
+    assert world.task(LDF, upload).status is TaskStatus.PENDING
+    # A new submission is refused: the upload counts as answered.
+    with pytest.raises(TaskNotPendingError):
+        service.answer(upload.upload_id, ReviewAnswer.accept())
+    return service
+
+
+def test_a_half_stored_answer_is_found_and_finished_with_the_same_albums(world: World) -> None:
+    detected = {SF: sample_albums(), LDF: sample_albums()}
+    # The durable detection read album 3's year differently from Step Functions'.
+    detected[LDF] = tuple(
+        dataclasses.replace(a, year=1999) if a.index == 3 else a for a in detected[LDF]
+    )
+    upload = waiting(world, albums=detected)
+    waiting(world, "untouched")  # pending, nobody answered: not half answered
+    service = half_answer(world, upload, ReviewAnswer.correct([AlbumCorrection(2, 1968)]))
+
+    assert list(service.half_answered()) == [upload.upload_id]
+    outcome = service.finish(upload.upload_id)
+    assert outcome.resumed == (LDF,)
+    settled = {
+        pattern: [v.album for v in apply_corrections(t.albums, t.corrections)]
+        for pattern in (SF, LDF)
+        if (t := world.task(pattern, upload))
+    }
+    assert settled[SF] == settled[LDF]  # both continue with the reviewer's albums
+    assert list(service.half_answered()) == []
+    with pytest.raises(TaskNotPendingError, match="no task"):
+        service.finish(upload.upload_id)
+
+
+def test_a_half_stored_rejection_is_finished_as_the_same_rejection(world: World) -> None:
+    upload = waiting(world)
+    service = half_answer(world, upload, ReviewAnswer.reject("not my shelf"))
+    service.finish(upload.upload_id)
+    task = world.task(LDF, upload)
+    assert (task.status, task.rejection_reason) == (TaskStatus.REJECTED, "not my shelf")
+    assert world.resumers[LDF].calls == [
+        ("fail", task.resume_token, (REJECTION_ERROR, "not my shelf"))
+    ]
+
+
+def test_an_unanswered_upload_is_not_finished(world: World) -> None:
+    upload = waiting(world)
+    before = world.snapshot()
+    with pytest.raises(TaskNotPendingError, match="no answer yet"):
+        world.service.finish(upload.upload_id)
+    assert world.snapshot() == before
+
+
+def test_a_half_stored_answer_past_its_wait_is_left(world: World) -> None:
+    upload = waiting(world)
+    service = half_answer(world, upload, ReviewAnswer.accept())
+    world.clock.advance(hours=2)
+    assert list(service.half_answered()) == []
+    with pytest.raises(TaskNotPendingError, match="no task"):
+        service.finish(upload.upload_id)
 
 
 def test_a_task_id_answers_its_whole_upload(world: World) -> None:

@@ -263,11 +263,21 @@
     setBusy(true);
     const result = await call("POST", "/api/review/" + action, body);
     if (result.status === 200) {
-      const names = result.body.resumed.map((p) => PATTERN_LABELS[p] || p);
+      const label = (p) => PATTERN_LABELS[p] || p;
+      const names = result.body.resumed.map(label);
+      // Answered but not resumed, and not because its wait ended: the answer is kept.
+      const held = result.body.patterns
+        .filter((p) => p.awaitsRedelivery)
+        .map((p) => label(p.workflowType));
       const box = byId("result");
-      box.textContent = names.length
-        ? "Thank you. Resumed: " + names.join(" and ") + "."
-        : "Thank you. Your answer was recorded; no workflow was waiting any more.";
+      box.textContent =
+        (names.length
+          ? "Thank you. Resumed: " + names.join(" and ") + "."
+          : "Thank you. Your answer was recorded; no workflow was waiting any more.") +
+        (held.length
+          ? " " + held.join(" and ") + " could not be resumed yet; your answer is kept " +
+            "and will be sent again."
+          : "");
       box.hidden = false;
       byId("reject-form").hidden = true;
       await load();

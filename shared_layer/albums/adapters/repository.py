@@ -143,6 +143,17 @@ class Page(Generic[T]):
     next_token: str | None = None
 
 
+def _every_item(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
+    """Yield the items of every page ``fetch(next_token)`` returns, reading pages lazily."""
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        yield from page.items
+        token = page.next_token
+        if token is None:
+            return
+
+
 class _ConditionFailed(Exception):  # noqa: N818 - internal signal, never escapes the module
     """A condition of write ``index`` failed; ``item`` is the item as it was (if any)."""
 
@@ -587,13 +598,7 @@ class AlbumRepository:
 
         Stop iterating early to read no further pages.
         """
-        token = None
-        while True:
-            page = self.list_executions(page_size, next_token=token)
-            yield from page.items
-            token = page.next_token
-            if token is None:
-                return
+        return _every_item(lambda token: self.list_executions(page_size, next_token=token))
 
     # --- albums ------------------------------------------------------------------------
 
@@ -1039,14 +1044,50 @@ class AlbumRepository:
         self, limit: int = 25, *, next_token: str | None = None
     ) -> Page[ValidationTask]:
         """List this pattern's pending tasks, soonest expiry first, one page at a time."""
-        partition = keys.tasks_gsi1pk(self.workflow_type, TaskStatus.PENDING)
-        items, token = self._query_gsi1(partition, limit, True, next_token)
+        return self.list_tasks(TaskStatus.PENDING, limit, next_token=next_token)
+
+    def list_tasks(
+        self,
+        status: TaskStatus,
+        limit: int = 25,
+        *,
+        expiring_after: datetime | None = None,
+        next_token: str | None = None,
+    ) -> Page[ValidationTask]:
+        """List this pattern's tasks in one status, soonest expiry first, page by page.
+
+        ``expiring_after`` keeps only tasks whose ``expiresAt`` is later (read on the
+        index's sort key, so older tasks are never read).
+        """
+        partition = keys.tasks_gsi1pk(self.workflow_type, TaskStatus(status))
+        after = None if expiring_after is None else to_timestamp(expiring_after, "expiring_after")
+        items, token = self._query_gsi1(partition, limit, True, next_token, after=after)
         return Page(tuple(ValidationTask.from_item(item) for item in items), token)
+
+    def iter_tasks(
+        self,
+        status: TaskStatus,
+        *,
+        expiring_after: datetime | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[ValidationTask]:
+        """Yield every task of this pattern in one status (see :meth:`list_tasks`)."""
+        return _every_item(
+            lambda token: self.list_tasks(
+                status, page_size, expiring_after=expiring_after, next_token=token
+            )
+        )
 
     # --- GSI1 listing ------------------------------------------------------------------
 
     def _query_gsi1(
-        self, partition: str, limit: int, ascending: bool, next_token: str | None
+        self,
+        partition: str,
+        limit: int,
+        ascending: bool,
+        next_token: str | None,
+        *,
+        after: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise InvalidRecordError(f"limit must be an integer, got {limit!r}")
@@ -1056,10 +1097,13 @@ class AlbumRepository:
             )
         start = _decode_token(next_token, partition) if next_token is not None else None
         expression = _Expression()
+        condition = expression.equals("gsi1pk", partition)
+        if after is not None:
+            condition += f" AND {expression.name('gsi1sk')} > {expression.value(after)}"
         request: QueryInputTypeDef = {
             "TableName": self._table,
             "IndexName": GSI1_NAME,
-            "KeyConditionExpression": expression.equals("gsi1pk", partition),
+            "KeyConditionExpression": condition,
             "ExpressionAttributeNames": expression.names,
             "ExpressionAttributeValues": expression.values,
             "ScanIndexForward": ascending,
