@@ -310,6 +310,25 @@ class LocalDurable:
             invocations=len(self._meter.of(arn)),
         )
 
+    def wait_suspended(self, arn: str, timeout: float = 30) -> None:
+        """Wait until an invocation of the execution has ended (it paused, or it is done).
+
+        A reviewer answering the moment the task exists can beat the pause: the SDK then
+        finds the callback answered and runs on without suspending, so the execution has
+        no replay. Tests that measure the paused run, as a person's answer makes it, wait
+        for the suspension first.
+
+        Raises
+        ------
+        TimeoutError
+            When no invocation has ended within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while not any(e["EventType"] == "InvocationCompleted" for e in self.history(arn)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {arn} never suspended within {timeout:g} s")
+            time.sleep(0.01)
+
     def wait_for_task(self, execution_id: str, timeout: float = 30) -> str:
         """Wait until the execution's validation task exists; return its callback id."""
         if self.repository is None:

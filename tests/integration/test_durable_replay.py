@@ -6,7 +6,6 @@ Also the operation count of the happy path (the cost design target, printed).
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from enum import StrEnum
 from typing import Any
@@ -187,14 +186,6 @@ class RenamedOperation(StrEnum):
         return f"{self.value}-{index}"
 
 
-def _wait_until_suspended(durable: LocalDurable, arn: str) -> None:
-    """Wait until the invocation that created the callback has ended (suspended)."""
-    deadline = time.monotonic() + 10
-    while not any(e["EventType"] == "InvocationCompleted" for e in durable.history(arn)):
-        assert time.monotonic() < deadline, "the execution never suspended"
-        time.sleep(0.01)
-
-
 def test_renaming_a_step_between_runs_is_a_non_determinism_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -208,7 +199,7 @@ def test_renaming_a_step_between_runs_is_a_non_determinism_error(
         upload(stack)
         arn = durable.started[0]
         callback_id = durable.wait_for_task(execution_id(arn))
-        _wait_until_suspended(durable, arn)
+        durable.wait_suspended(arn)
         monkeypatch.setattr(flow, "Operation", RenamedOperation)
         durable.resumer.succeed(callback_id, {"corrections": []})
         run = durable.wait(arn)

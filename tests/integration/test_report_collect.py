@@ -76,6 +76,7 @@ def _answer_and_wait(run: LocalRun) -> None:
     for arn in durable.started:
         execution_id = keys.execution_id_for(LDF, arn)
         callback_id = durable.wait_for_task(execution_id, timeout=60)
+        durable.wait_suspended(arn, timeout=60)  # answered after the pause, as a person does
         key = stack.repository(LDF).get_execution(execution_id).upload.key
         durable.resumer.succeed(callback_id, ValidationDecision(corrections[key]).to_dict())
     for arn in step_functions.started:
