@@ -11,7 +11,7 @@ Create clients only inside an active ``mock_aws`` (a client made outside talks t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -27,6 +27,8 @@ from tests.property.strategies import valid_keys
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb.client import DynamoDBClient
+
+    from albums.adapters.repository import AlbumRepository
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -143,6 +145,33 @@ def sample_albums() -> tuple[Album, ...]:
         Album(index=i, album_name=name, artist=artist, year=year)
         for i, (name, artist, year) in enumerate(data, start=1)
     )
+
+
+def put_waiting_upload(
+    repositories: Mapping[WorkflowType, AlbumRepository],
+    name: str,
+    expires: Mapping[WorkflowType, datetime],
+    *,
+    albums: Mapping[WorkflowType, Sequence[Album]] | None = None,
+) -> UploadRef:
+    """Store upload ``name`` paused at validation in each pattern of ``expires``.
+
+    Per pattern: the claim, the execution record, the initial albums (``albums`` or the
+    samples) and a pending task expiring at ``expires[pattern]`` with the resume token
+    ``token-{tenant}-{name}``; the execution id is ``{name}-{tenant}``'s.
+    """
+    upload = sample_upload(name)
+    for pattern, expires_at in expires.items():
+        repository = repositories[pattern]
+        execution_id = execution_id_for(pattern, f"{name}-{pattern.tenant}")
+        detected = (albums or {}).get(pattern, sample_albums())
+        repository.claim_upload(upload, execution_id)
+        repository.put_execution(execution_id, upload)
+        repository.store_initial_data(execution_id, upload, detected)
+        repository.create_validation_task(
+            execution_id, upload.upload_id, detected, f"token-{pattern.tenant}-{name}", expires_at
+        )
+    return upload
 
 
 def sample_execution_id(workflow_type: WorkflowType, name: str = "run-1") -> str:

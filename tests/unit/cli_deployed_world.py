@@ -25,7 +25,7 @@ from albums.domain.models import Album, WorkflowType
 from albums_cli.environment import Clients, TerraformOutputs
 from albums_cli.main import build_parser
 from localmode.stack import serialized_dynamodb
-from tests.table import create_table, sample_albums, sample_upload, scan_all
+from tests.table import create_table, put_waiting_upload, scan_all
 
 SF = WorkflowType.STEP_FUNCTIONS
 LDF = WorkflowType.DURABLE_FUNCTIONS
@@ -130,22 +130,9 @@ class Deployed:
         expires_in: timedelta = timedelta(hours=1),
     ) -> UploadRef:
         """An upload whose executions, one per pattern, wait for validation."""
-        upload = sample_upload(name)
-        for pattern in patterns:
-            repository = self.repository(pattern)
-            execution_id = self.execution_id(pattern, name)
-            detected = (albums or {}).get(pattern, sample_albums())
-            repository.claim_upload(upload, execution_id)
-            repository.put_execution(execution_id, upload)
-            repository.store_initial_data(execution_id, upload, detected)
-            repository.create_validation_task(
-                execution_id,
-                upload.upload_id,
-                detected,
-                f"token-{pattern.tenant}-{name}",
-                self.now + expires_in,
-            )
-        return upload
+        repositories = {pattern: self.repository(pattern) for pattern in patterns}
+        expires = dict.fromkeys(patterns, self.now + expires_in)
+        return put_waiting_upload(repositories, name, expires, albums=albums)
 
     def queue_depth(self, name: str) -> int:
         """Messages in a queue, visible or not."""

@@ -41,7 +41,14 @@ from albums.review import (
 )
 from albums.workflow import REJECTION_ERROR, ValidationDecision
 from localmode.stack import serialized_dynamodb
-from tests.table import FIXED_NOW, Clock, create_table, sample_albums, sample_upload, scan_all
+from tests.table import (
+    FIXED_NOW,
+    Clock,
+    create_table,
+    put_waiting_upload,
+    sample_albums,
+    scan_all,
+)
 
 SF = WorkflowType.STEP_FUNCTIONS
 LDF = WorkflowType.DURABLE_FUNCTIONS
@@ -119,22 +126,8 @@ def waiting(
     expires: Mapping[WorkflowType, datetime] | None = None,
 ) -> UploadRef:
     """An upload whose executions (one per pattern) wait for validation."""
-    upload = sample_upload(name)
-    for pattern in patterns:
-        repository = world.repositories[pattern]
-        execution_id = keys.execution_id_for(pattern, f"{name}-{pattern.tenant}")
-        detected = (albums or {}).get(pattern, sample_albums())
-        repository.claim_upload(upload, execution_id)
-        repository.put_execution(execution_id, upload)
-        repository.store_initial_data(execution_id, upload, detected)
-        repository.create_validation_task(
-            execution_id,
-            upload.upload_id,
-            detected,
-            f"token-{pattern.tenant}-{name}",
-            (expires or {}).get(pattern, EXPIRES),
-        )
-    return upload
+    expiry = {pattern: (expires or {}).get(pattern, EXPIRES) for pattern in patterns}
+    return put_waiting_upload(world.repositories, name, expiry, albums=albums)
 
 
 # --- reading --------------------------------------------------------------------------------
