@@ -96,6 +96,8 @@ class ReviewWorld:
         )
         self.step_functions.wait_for_validation(upload.sf_arn, timeout=60)
         self.durable.wait_for_task(upload.execution_id(LDF), timeout=60)
+        # The task exists before the durable notifier has run: wait for the pause itself.
+        self.durable.wait_suspended(upload.ldf_arn, timeout=60)
         return upload
 
     def link(self, upload: Upload, expires_at: datetime | None = None) -> str:

@@ -134,8 +134,11 @@ class BothPatterns:
             for pattern in PATTERNS
         }
         arns = {keys.execution_id_for(SF, arn): arn for arn in self.step_functions.started}
+        arns |= {keys.execution_id_for(LDF, arn): arn for arn in self.durable.started}
         sf_task = self.step_functions.wait_for_validation(arns[holders[SF]], deadline.left())
         self.durable.wait_for_task(holders[LDF], timeout=deadline.left())
+        # The task exists before the durable notifier has run: wait for the pause itself.
+        self.durable.wait_suspended(arns[holders[LDF]], timeout=deadline.left())
         task_id = keys.task_id_for(LDF, holders[LDF])
         return {SF: sf_task, LDF: self.stack.repository(LDF).get_task(task_id)}
 
