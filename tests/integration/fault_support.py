@@ -322,5 +322,14 @@ def sf_task_attempts(history: Sequence[Mapping[str, Any]], function: str, action
 
 
 def durable_step_attempts(history: Sequence[Mapping[str, Any]], name: str) -> int:
-    """How often the durable step ``name`` started (its attempts)."""
-    return sum(1 for e in history if e.get("EventType") == "StepStarted" and e.get("Name") == name)
+    """How many attempts of the durable step ``name`` ended (failed, or succeeded).
+
+    Ended, not started: a step runs at least once per attempt (the SDK's default
+    ``AT_LEAST_ONCE_PER_RETRY``), and an attempt cut off when its invocation suspends
+    starts again on the next invocation without being another attempt.
+    """
+    return sum(
+        1
+        for e in history
+        if e.get("EventType") in ("StepFailed", "StepSucceeded") and e.get("Name") == name
+    )

@@ -27,15 +27,9 @@ from tests.durable_harness import (
     run_upload,
     upload,
 )
+from tests.integration.fault_support import durable_step_attempts
 
 pytestmark = pytest.mark.integration
-
-
-def step_attempts(history: list[dict[str, object]], name: str) -> int:
-    """How often the step ``name`` started (its attempts)."""
-    return sum(
-        1 for event in history if event.get("EventType") == "StepStarted" and event["Name"] == name
-    )
 
 
 def test_happy_path_with_corrected_years() -> None:
@@ -102,7 +96,7 @@ def test_vision_throttled_twice_then_fine() -> None:
 
         assert run.result["status"] == "completed"
         assert stack.vision.calls == 3
-        assert step_attempts(durable.history(run.arn), "ProcessImage") == 3
+        assert durable_step_attempts(durable.history(run.arn), "ProcessImage") == 3
         # Each retry is a billed operation: 16 + 2.
         assert run.usage.billable_operations == 18
         assert run.usage.replays >= 2
@@ -138,8 +132,8 @@ def test_one_price_fails_permanently_and_one_recovers() -> None:
         assert albums[5].price_status is PriceStatus.PRICED
         assert all(albums[i].price_status is PriceStatus.PRICED for i in (1, 3, 4, 5, 6))
         history = durable.history(run.arn)
-        assert step_attempts(history, "EstimatePrice-5") == 3
-        assert step_attempts(history, "EstimatePrice-2") == 1  # permanent: not retried
+        assert durable_step_attempts(history, "EstimatePrice-5") == 3
+        assert durable_step_attempts(history, "EstimatePrice-2") == 1  # permanent: not retried
         record = repository.get_execution(run.execution_id)
         assert record.status is ExecutionStatus.COMPLETED_WITH_ERRORS
 
