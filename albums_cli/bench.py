@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from albums.domain.models import ALBUMS_PER_IMAGE
+from albums_cli.console import number_argument
 from albums_cli.dataset import (
     LDF,
     PATTERNS,
@@ -508,24 +509,12 @@ def print_table(results: Mapping[str, Any], out: TextIO) -> None:
 # --- command line ------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
-    return value
+_positive_int = number_argument(
+    int, "a whole number", lambda value: value >= 1, "{text} must be at least 1"
+)
+_positive_seconds = number_argument(
+    float, "a number of seconds", lambda value: value > 0, "{text} must be more than 0"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,15 +4,17 @@
 - :func:`aws_call`: turns a failed AWS call into a :class:`CliError` naming what failed.
 - :func:`exit_code_of`: the exit code of one of the domain's typed errors.
 - :func:`format_table` and :func:`emit`: aligned text tables, or JSON with ``--json``.
+- :func:`number_argument`: an argparse type for a number within bounds, with clear refusals.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -30,6 +32,8 @@ from albums.domain.errors import (
     TaskNotFoundError,
     TaskNotPendingError,
 )
+
+N = TypeVar("N", int, float)
 
 #: Exit codes of the CLI (``albums --help`` lists them too).
 EXIT_OK: Final = 0
@@ -147,3 +151,33 @@ def emit(value: Any, *, as_json: bool, text: Callable[[], str], out: TextIO) -> 
         print(json.dumps(value, indent=2, default=_json_default), file=out)
     else:
         print(text(), file=out)
+
+
+def number_argument(
+    convert: Callable[[str], N], kind: str, accept: Callable[[N], bool], refusal: str
+) -> Callable[[str], N]:
+    """Return an argparse ``type`` reading a number and refusing what ``accept`` refuses.
+
+    Parameters
+    ----------
+    convert
+        ``int`` or ``float``; text it cannot read is refused as "'TEXT' is not KIND".
+    kind
+        What the text should have been, e.g. ``"a whole number"``.
+    accept
+        Whether a read value is allowed. Write it as a test that must hold, so NaN
+        (false in every comparison) is refused.
+    refusal
+        The message for a refused value; ``{text}`` stands for the argument, quoted.
+    """
+
+    def parse(text: str) -> N:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(refusal.format(text=repr(text)))
+        return value
+
+    return parse

@@ -52,6 +52,7 @@ from albums_cli.console import (
     describe_client_error,
     emit,
     exit_code_of,
+    number_argument,
     one_line,
 )
 from albums_cli.environment import (
@@ -361,16 +362,12 @@ def _runner(command: Callable[[Invocation], int]) -> Callable[..., int]:
 
 
 def _positive_int(maximum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not 1 <= value <= maximum:
-            raise argparse.ArgumentTypeError(f"{text!r} must be between 1 and {maximum}")
-        return value
-
-    return parse
+    return number_argument(
+        int,
+        "a whole number",
+        lambda value: 1 <= value <= maximum,
+        f"{{text}} must be between 1 and {maximum}",
+    )
 
 
 def _common_options() -> argparse.ArgumentParser:

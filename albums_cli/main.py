@@ -22,42 +22,34 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from albums_cli import deployed
+from albums_cli.console import number_argument
 
 #: Defaults of ``albums demo``: a Bedrock vision call and a price lookup take about this long.
 DEFAULT_VISION_LATENCY_S = 1.5
 DEFAULT_PRICE_LATENCY_S = 0.4
 
 
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value >= 0:  # also refuses NaN, which compares false with everything
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a rate between 0 and 1") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 0 and below 1")
-    return value
+#: Seconds of simulated latency: 0 or more (NaN, false in every comparison, is refused).
+_non_negative = number_argument(
+    float, "a number of seconds", lambda value: value >= 0, "{text} must be 0 or more"
+)
+_rate = number_argument(
+    float,
+    "a rate between 0 and 1",
+    lambda value: 0 <= value < 1,
+    "{text} must be at least 0 and below 1",
+)
 
 
 def _uploads(text: str) -> int:
     from localmode.demo import MAX_UPLOADS  # noqa: PLC0415 - keep `albums --help` fast
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_UPLOADS:
-        raise argparse.ArgumentTypeError(f"uploads must be between 1 and {MAX_UPLOADS}")
-    return value
+    return number_argument(
+        int,
+        "a whole number",
+        lambda value: 1 <= value <= MAX_UPLOADS,
+        f"uploads must be between 1 and {MAX_UPLOADS}",
+    )(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
