@@ -317,12 +317,18 @@ def _upload_samples(
 def _wait_for_every_review(
     step_functions: StepFunctionsPattern, durable: LocalDurable, options: DemoOptions
 ) -> None:
-    """Wait until every execution of both patterns waits for its validation."""
+    """Wait until every execution of both patterns has paused for its validation.
+
+    Paused, not just "its task exists": a durable execution answered before it suspends
+    runs on without a replay, and the report would measure a reviewer faster than its
+    own notifier.
+    """
     try:
         for arn in step_functions.started:
             step_functions.wait_for_validation(arn, timeout=options.timeout_s)
         for arn in durable.started:
             durable.wait_for_task(keys.execution_id_for(LDF, arn), timeout=options.timeout_s)
+            durable.wait_suspended(arn, timeout=options.timeout_s)
     except (TimeoutError, RuntimeError) as error:
         raise DemoError(f"an execution did not pause for validation: {error}") from error
 
