@@ -59,32 +59,64 @@ FUNCTION_VARIABLES: Final[Mapping[str, str]] = {
 }
 
 
+#: The state machine's ``TimeoutSeconds`` when none is given: the deployed default
+#: (``execution_timeout_seconds`` of the Terraform module, which the durable function's
+#: ``durable_config.execution_timeout`` takes too).
+DEFAULT_EXECUTION_TIMEOUT_SECONDS: Final = 86400
+#: The longest execution both patterns allow: one year, Step Functions Standard's limit
+#: (durable ``execution_timeout`` allows up to 366 days, 31622400 s).
+MAX_EXECUTION_TIMEOUT_SECONDS: Final = 31536000
+
+
 def template_variables(
-    function_arns: Mapping[str, str], *, timeout_seconds: int, heartbeat_seconds: int
+    function_arns: Mapping[str, str],
+    *,
+    timeout_seconds: int,
+    heartbeat_seconds: int | None = None,
+    execution_timeout_seconds: int = DEFAULT_EXECUTION_TIMEOUT_SECONDS,
 ) -> dict[str, TemplateValue]:
-    """Return every variable of the ASL template (what Terraform passes too)."""
+    """Return every variable of the ASL template (what Terraform passes too).
+
+    ``heartbeat_seconds`` ``None`` (the default, as in Terraform) renders no
+    ``HeartbeatSeconds``: nothing sends heartbeats, so only ``TimeoutSeconds`` ends the
+    review wait. ``execution_timeout_seconds`` is the definition's top-level
+    ``TimeoutSeconds``.
+    """
     missing = set(FUNCTION_VARIABLES) - set(function_arns)
     if missing:
         raise ValueError(f"missing function ARNs: {', '.join(sorted(missing))}")
     # The ASL spec (and moto, and AWS) want the heartbeat strictly inside the timeout.
-    if not 1 <= heartbeat_seconds < timeout_seconds:
+    if heartbeat_seconds is not None and not 1 <= heartbeat_seconds < timeout_seconds:
         raise ValueError("heartbeat_seconds must be at least 1 and below timeout_seconds")
+    if not timeout_seconds < execution_timeout_seconds <= MAX_EXECUTION_TIMEOUT_SECONDS:
+        raise ValueError(
+            "execution_timeout_seconds must be above timeout_seconds (the review wait ends "
+            f"before the execution does) and at most {MAX_EXECUTION_TIMEOUT_SECONDS}"
+        )
     variables: dict[str, TemplateValue] = {
         FUNCTION_VARIABLES[name]: arn for name, arn in function_arns.items()
     }
     variables["validation_timeout_seconds"] = timeout_seconds
     variables["validation_heartbeat_seconds"] = heartbeat_seconds
+    variables["execution_timeout_seconds"] = execution_timeout_seconds
     return variables
 
 
 def render_definition(
-    function_arns: Mapping[str, str], *, timeout_seconds: int, heartbeat_seconds: int
+    function_arns: Mapping[str, str],
+    *,
+    timeout_seconds: int,
+    heartbeat_seconds: int | None = None,
+    execution_timeout_seconds: int = DEFAULT_EXECUTION_TIMEOUT_SECONDS,
 ) -> str:
     """Render the state machine definition for these functions and timeouts."""
     return render_file(
         STATE_MACHINE_TEMPLATE,
         template_variables(
-            function_arns, timeout_seconds=timeout_seconds, heartbeat_seconds=heartbeat_seconds
+            function_arns,
+            timeout_seconds=timeout_seconds,
+            heartbeat_seconds=heartbeat_seconds,
+            execution_timeout_seconds=execution_timeout_seconds,
         ),
     )
 
@@ -202,8 +234,11 @@ class StepFunctionsPattern:
     validation_timeout_seconds
         The template's ``TimeoutSeconds`` of WaitForValidation (default: the stack's).
     validation_heartbeat_seconds
-        Its ``HeartbeatSeconds`` (default: one second below the timeout; nobody sends
-        heartbeats, so the earlier of the two ends the wait).
+        Its ``HeartbeatSeconds``; ``None`` (the default, as deployed) renders none: nobody
+        sends heartbeats, so only the timeout ends the wait.
+    execution_timeout_seconds
+        The definition's top-level ``TimeoutSeconds`` (default: the deployed default,
+        :data:`DEFAULT_EXECUTION_TIMEOUT_SECONDS`).
     retry_sleep_scale
         Factor applied to ASL ``Retry`` backoff sleeps (0: no waiting).
     prices
@@ -218,13 +253,15 @@ class StepFunctionsPattern:
         *,
         validation_timeout_seconds: int | None = None,
         validation_heartbeat_seconds: int | None = None,
+        execution_timeout_seconds: int = DEFAULT_EXECUTION_TIMEOUT_SECONDS,
         retry_sleep_scale: float = 0.0,
         prices: ProgrammablePriceSource | None = None,
         record_on_end: bool = True,
     ) -> None:
         self.stack = stack
         self.timeout_seconds = validation_timeout_seconds or stack.validation_timeout_seconds
-        self.heartbeat_seconds = validation_heartbeat_seconds or max(1, self.timeout_seconds - 1)
+        self.heartbeat_seconds = validation_heartbeat_seconds
+        self.execution_timeout_seconds = execution_timeout_seconds
         self.retry_sleep_scale = retry_sleep_scale
         self.prices = prices or ProgrammablePriceSource()
         self.record_on_end = record_on_end
@@ -284,6 +321,7 @@ class StepFunctionsPattern:
             self.function_arns,
             timeout_seconds=self.timeout_seconds,
             heartbeat_seconds=self.heartbeat_seconds,
+            execution_timeout_seconds=self.execution_timeout_seconds,
         )
         created = self.stack.stepfunctions.create_state_machine(
             name=STATE_MACHINE_NAME,

@@ -61,8 +61,16 @@ _LOG_DELIVERY: Final = (
     "(Step Functions developer guide, 'IAM policies for logging to CloudWatch Logs')"
 )
 
+_TASK_TOKENS: Final = (
+    "Step Functions task-token callbacks have no resource type: IAM only matches them on "
+    "'*' (Service Authorization Reference, AWS Step Functions); the token names the task"
+)
+
 #: Actions AWS only grants on ``*``, each with its reason (and required condition key).
 UNSCOPED_ALLOWED: Final[Mapping[str, Allowance]] = {
+    "states:SendTaskSuccess": Allowance(_TASK_TOKENS),
+    "states:SendTaskFailure": Allowance(_TASK_TOKENS),
+    "states:SendTaskHeartbeat": Allowance(_TASK_TOKENS),
     "xray:PutTraceSegments": Allowance(_XRAY),
     "xray:PutTelemetryRecords": Allowance(_XRAY),
     "xray:GetSamplingRules": Allowance(_XRAY),
@@ -86,11 +94,19 @@ UNSCOPED_ALLOWED: Final[Mapping[str, Allowance]] = {
     ),
 }
 
-#: ``aws_lambda_permission`` grants to ``*`` AWS requires: (action, function URL auth type).
-PUBLIC_PERMISSION_ALLOWED: Final[Mapping[tuple[str, str], str]] = {
-    ("lambda:InvokeFunctionUrl", "NONE"): (
+#: ``aws_lambda_permission`` grants to ``*`` AWS requires, keyed by (action, the argument
+#: that scopes the grant to a function URL, the value it must have); every other grant to
+#: ``*`` fails, and so does one of these without its scoping argument.
+PUBLIC_PERMISSION_ALLOWED: Final[Mapping[tuple[str, str, str], str]] = {
+    ("lambda:InvokeFunctionUrl", "function_url_auth_type", "NONE"): (
         "a function URL with auth type NONE is public by definition and AWS requires "
         "principal '*' for it; the function itself checks an HMAC-signed link"
+    ),
+    ("lambda:InvokeFunction", "invoked_via_function_url", "true"): (
+        "function URLs created since October 2025 need lambda:InvokeFunction as well "
+        "(Lambda developer guide, 'Control access to Lambda function URLs'); "
+        "invoked_via_function_url adds the condition lambda:InvokedViaFunctionUrl, so the "
+        "grant holds only for requests through the function URL, never a direct Invoke"
     ),
 }
 
@@ -420,13 +436,20 @@ def _inline_policy(where: str, value: Any, scope: Scope) -> Iterator[Statement] 
 def _permission_statement(where: str, body: Mapping[str, Any], report: Report) -> Statement:
     principal = str(_attr(body, "principal"))
     action = str(_attr(body, "action"))
-    auth_type = str(_attr(body, "function_url_auth_type"))
-    if principal == "*" and (action, auth_type) in PUBLIC_PERMISSION_ALLOWED:
-        report.allowed.append(
-            f"{where}: {action} for '*': {PUBLIC_PERMISSION_ALLOWED[(action, auth_type)]}"
-        )
-        principal = "public function URL"
+    for (allowed_action, argument, value), reason in PUBLIC_PERMISSION_ALLOWED.items():
+        if principal == "*" and action == allowed_action and _hcl_text(body, argument) == value:
+            report.allowed.append(f"{where}: {action} for '*' ({argument} = {value}): {reason}")
+            principal = "public function URL"
+            break
     return Statement(where, actions=(action,), principals=(("Permission", (principal,)),))
+
+
+def _hcl_text(body: Mapping[str, Any], name: str) -> str | None:
+    """A literal argument as HCL writes it (python-hcl2 turns ``true`` into ``True``)."""
+    value = _attr(body, name)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return None if value is None else str(value)
 
 
 def _module_statements(

@@ -8,7 +8,8 @@ Run with the python of ``.venv-tf`` (it needs python-hcl2): ``make tf-check`` do
   version; the checkpoint actions on ``function:NAME:*``;
 - EventBridge invokes the alias (the upload rule's durable target is the alias ARN, the
   permission has the alias as qualifier, and the stack passes the alias ARN);
-- provider constraints: ``>= 6.25`` for the orchestrator module and both environments;
+- provider constraints: ``>= 6.28, < 7.0`` in every module and both environments
+  (``durable_config`` needs 6.25, ``aws_lambda_permission.invoked_via_function_url`` 6.28);
 - the table's keys and GSI1 equal ``TABLE_SCHEMA`` in ``albums.domain.records``;
 - no IAM statement that allows a wildcard action; every module has main/variables/outputs/
   versions.tf and a README, and every variable a type and a description;
@@ -162,14 +163,16 @@ def check_alias_target() -> list[str]:
 
 
 def check_versions() -> list[str]:
-    """>= 6.25 where durable_config is used (the module and both roots)."""
+    """>= 6.28, < 7.0 in every versions.tf (every module and both roots)."""
     problems: list[str] = []
-    paths = [TF / "modules" / "durable_orchestrator" / "versions.tf"]
+    paths = sorted((TF / "modules").glob("*/versions.tf"))
     paths += [TF / "environments" / env / "versions.tf" for env in ENVIRONMENTS]
     for path in paths:
         constraint = aws_constraint(path)
-        if not re.search(r">=\s*6\.25\b", constraint):
-            problems.append(f"{path.relative_to(REPO_ROOT)}: aws {constraint!r} must be >= 6.25")
+        if not re.fullmatch(r">=\s*6\.28(\.0)?\s*,\s*<\s*7\.0", constraint):
+            problems.append(
+                f"{path.relative_to(REPO_ROOT)}: aws {constraint!r} must be '>= 6.28, < 7.0'"
+            )
     return problems
 
 
@@ -259,7 +262,7 @@ def check_environment_outputs() -> list[str]:
 CHECKS: tuple[tuple[str, Callable[[], list[str]]], ...] = (
     ("durable_config, publish, alias, checkpoint actions", check_durable_config),
     ("EventBridge target on the durable alias", check_alias_target),
-    ("provider constraints >= 6.25", check_versions),
+    ("provider constraints >= 6.28, < 7.0", check_versions),
     ("table keys and GSI1 equal TABLE_SCHEMA", check_table_schema),
     ("no wildcard IAM actions", check_no_wildcard_actions),
     ("module layout, typed and described variables", check_module_layout),

@@ -1,17 +1,22 @@
 """Generate the copy of ``terraform/`` that the offline checks run on (provider 5.100).
 
-Real deploys need hashicorp/aws >= 6.25 for ``aws_lambda_function.durable_config``; the
-provider mirror of this machine has 5.100.0 only. This script copies ``terraform/`` and
-``state_machine/`` to ``build/tf-offline/`` and changes exactly two things there:
+Real deploys need hashicorp/aws >= 6.28 (``aws_lambda_function.durable_config`` came in
+6.25, ``aws_lambda_permission.invoked_via_function_url`` in 6.28); the provider mirror of
+this machine has 5.100.0 only. This script copies ``terraform/`` and ``state_machine/`` to
+``build/tf-offline/`` and changes exactly two things in its ``.tf`` files:
 
-- every block between ``# offline-check:durable_config:begin`` and
-  ``# offline-check:durable_config:end`` is removed (5.100 has no such block);
-- every ``version = ">= 6.25..."`` constraint becomes ``>= 5.100`` (keeping an upper bound).
+- every region between ``# offline-check:NAME:begin`` and ``# offline-check:NAME:end`` is
+  removed, where NAME is one of :data:`MARKERS`, each of which may hold exactly one thing
+  5.100 lacks: ``durable_config`` one ``durable_config { ... }`` block, ``provider-6.28``
+  one ``invoked_via_function_url = ...`` argument on a line of its own;
+- every ``version = ">= 6.28..."`` constraint becomes ``>= 5.100`` (keeping an upper bound).
 
-It fails loudly (exit 1) when a marker is unbalanced or nested, when a marked region holds
-anything but the ``durable_config`` block, or when a ``6.25`` constraint or a marker is left
-in the copy. A ``*_override.tf`` cannot do this: Terraform drops unknown blocks in override
-files without a word, so the check would prove nothing.
+It fails loudly (exit 1) when a marker is unknown, unbalanced, nested or closed by the
+other marker's end, when a marked region holds anything but what its marker allows, when
+what a marker allows is left outside a region, when a marker is never used in the whole
+tree, or when a ``>= 6.x`` constraint or a marker is left in the copy. A ``*_override.tf``
+cannot do this: Terraform drops unknown blocks in override files without a word, so the
+check would prove nothing.
 
 ``.terraform`` directories of an earlier run are kept so ``terraform init`` stays quick.
 """
@@ -22,20 +27,57 @@ import argparse
 import re
 import shutil
 import sys
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final, Literal
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "build" / "tf-offline"
 COPIED_DIRS = ("terraform", "state_machine")
 
-MARKER = "offline-check:durable_config"
-BEGIN = re.compile(r"^\s*#\s*offline-check:durable_config:begin\s*$")
-END = re.compile(r"^\s*#\s*offline-check:durable_config:end\s*$")
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """What one ``offline-check:NAME`` region may hold: one block or one argument line."""
+
+    kind: Literal["block", "argument"]
+    #: The block type or argument name the region holds.
+    holds: str
+    #: Why provider 5.100 cannot have it (for the error messages and the docs).
+    reason: str
+
+    @property
+    def leftover(self) -> re.Pattern[str]:
+        """What must never be found outside a region of this marker."""
+        name = re.escape(self.holds)
+        if self.kind == "block":
+            return re.compile(rf'(?m)^\s*(?:{name}\s*\{{|dynamic\s+"{name}")')
+        return re.compile(rf"(?m)^\s*{name}\s*=")
+
+
+#: Every marker there is, by NAME: anything else named ``offline-check:`` fails.
+MARKERS: Final[Mapping[str, Marker]] = {
+    "durable_config": Marker(
+        "block", "durable_config", "aws_lambda_function.durable_config exists from 6.25"
+    ),
+    "provider-6.28": Marker(
+        "argument",
+        "invoked_via_function_url",
+        "aws_lambda_permission.invoked_via_function_url exists from 6.28",
+    ),
+}
+
+_MARKER_LINE = re.compile(
+    r"^\s*#\s*offline-check:(?P<name>[A-Za-z0-9_.-]+):(?P<edge>begin|end)\s*$"
+)
 ANY_MARKER = re.compile(r"offline-check:")
-# The first line inside a marked region must open the durable_config block.
-BLOCK_START = re.compile(r"^\s*durable_config\s*\{\s*$")
-VERSION_625 = re.compile(r'(version\s*=\s*")>=\s*6\.25(\.\d+)?([^"]*")')
+_ARGUMENT_LINE = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?P<value>\S.*?)\s*$")
+#: The real tree's constraint, the only one rewritten.
+VERSION_REQUIRED = re.compile(r'(version\s*=\s*")>=\s*6\.28(\.\d+)?([^"]*")')
+#: Any ``>= 6.x`` constraint left after the rewrite (a different floor) is an error.
+VERSION_LEFT = re.compile(r'version\s*=\s*"[^"]*>=\s*6\.\d+')
 OFFLINE_VERSION = ">= 5.100"
 SKIPPED_NAMES = frozenset({".terraform", ".terraform.lock.hcl", "terraform.tfstate"})
 
@@ -49,12 +91,13 @@ class Rewrite:
     """What was changed in one file."""
 
     path: str
-    blocks_removed: int
-    constraints_rewritten: int
+    #: Regions removed, by marker NAME.
+    regions_removed: Mapping[str, int] = field(default_factory=dict)
+    constraints_rewritten: int = 0
 
 
-def strip_durable_config(text: str, name: str) -> tuple[str, int]:
-    """Remove every marked ``durable_config`` region from ``text``.
+def strip_marked_regions(text: str, name: str) -> tuple[str, Counter[str]]:
+    """Remove every marked region from ``text``.
 
     Parameters
     ----------
@@ -65,73 +108,113 @@ def strip_durable_config(text: str, name: str) -> tuple[str, int]:
 
     Returns
     -------
-    tuple[str, int]
-        The text without the marked regions and how many were removed.
+    tuple[str, Counter[str]]
+        The text without the marked regions and how many were removed, by marker NAME.
 
     Raises
     ------
     OfflineCopyError
-        On an unbalanced or nested marker, or a region that is not one durable_config block.
+        On an unknown, unbalanced or nested marker, an end of another marker, or a region
+        that does not hold exactly what its marker allows.
     """
     out: list[str] = []
     region: list[str] | None = None
-    begin_line = 0
-    removed = 0
+    open_name, begin_line = "", 0
+    removed: Counter[str] = Counter()
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
-        if BEGIN.match(line):
+        marker = _MARKER_LINE.match(line)
+        if marker is None:
+            if ANY_MARKER.search(line):
+                raise OfflineCopyError(f"{name}:{number}: unknown marker: {line.strip()}")
+            (out if region is None else region).append(line)
+            continue
+        marker_name, edge = marker.group("name"), marker.group("edge")
+        if marker_name not in MARKERS:
+            raise OfflineCopyError(
+                f"{name}:{number}: unknown marker offline-check:{marker_name} "
+                f"(known: {', '.join(sorted(MARKERS))})"
+            )
+        if edge == "begin":
             if region is not None:
-                raise OfflineCopyError(f"{name}:{number}: nested {MARKER}:begin")
-            region, begin_line = [], number
+                raise OfflineCopyError(
+                    f"{name}:{number}: nested offline-check:{marker_name}:begin inside "
+                    f"offline-check:{open_name} (opened at line {begin_line})"
+                )
+            region, open_name, begin_line = [], marker_name, number
             continue
-        if END.match(line):
-            if region is None:
-                raise OfflineCopyError(f"{name}:{number}: {MARKER}:end without a begin")
-            _check_region(region, name, begin_line)
-            region = None
-            removed += 1
-            continue
-        if ANY_MARKER.search(line):
-            raise OfflineCopyError(f"{name}:{number}: unknown marker: {line.strip()}")
-        if region is not None:
-            region.append(line)
-        else:
-            out.append(line)
+        if region is None:
+            raise OfflineCopyError(
+                f"{name}:{number}: offline-check:{marker_name}:end without a begin"
+            )
+        if marker_name != open_name:
+            raise OfflineCopyError(
+                f"{name}:{number}: offline-check:{marker_name}:end closes "
+                f"offline-check:{open_name} (opened at line {begin_line})"
+            )
+        _check_region(MARKERS[marker_name], marker_name, region, f"{name}:{begin_line}")
+        region = None
+        removed[marker_name] += 1
     if region is not None:
-        raise OfflineCopyError(f"{name}:{begin_line}: {MARKER}:begin without an end")
+        raise OfflineCopyError(
+            f"{name}:{begin_line}: offline-check:{open_name}:begin without an end"
+        )
     return "".join(out), removed
 
 
-def _check_region(region: list[str], name: str, begin_line: int) -> None:
+def _check_region(marker: Marker, marker_name: str, region: list[str], where: str) -> None:
     body = [line for line in region if line.strip()]
-    if not body or not BLOCK_START.match(body[0]) or body[-1].strip() != "}":
+    if marker.kind == "argument":
+        argument = _ARGUMENT_LINE.match(body[0]) if len(body) == 1 else None
+        value = argument.group("value") if argument else ""
+        if (
+            argument is None
+            or argument.group("name") != marker.holds
+            or value.startswith("<<")
+            or any(c in value for c in "{[(")
+        ):
+            raise OfflineCopyError(
+                f"{where}: a offline-check:{marker_name} region must hold exactly one "
+                f"single-line {marker.holds} = ... argument"
+            )
+        return
+    opening = re.compile(rf"^\s*{re.escape(marker.holds)}\s*\{{\s*$")
+    if not body or not opening.match(body[0]) or body[-1].strip() != "}":
         raise OfflineCopyError(
-            f"{name}:{begin_line}: a marked region must hold exactly one durable_config block"
+            f"{where}: a offline-check:{marker_name} region must hold exactly one "
+            f"{marker.holds} block"
         )
     depth = 0
     for line in body:
         depth += line.count("{") - line.count("}")
         if depth == 0 and line is not body[-1]:
             raise OfflineCopyError(
-                f"{name}:{begin_line}: a marked region holds more than the durable_config block"
+                f"{where}: a offline-check:{marker_name} region holds more than the "
+                f"{marker.holds} block"
             )
     if depth != 0:
-        raise OfflineCopyError(f"{name}:{begin_line}: unbalanced braces in the marked region")
+        raise OfflineCopyError(f"{where}: unbalanced braces in the marked region")
 
 
 def rewrite_versions(text: str) -> tuple[str, int]:
-    """Rewrite ``>= 6.25`` provider constraints to ``>= 5.100``; return text and count."""
-    return VERSION_625.subn(lambda m: f"{m.group(1)}{OFFLINE_VERSION}{m.group(3)}", text)
+    """Rewrite ``>= 6.28`` provider constraints to ``>= 5.100``; return text and count."""
+    return VERSION_REQUIRED.subn(lambda m: f"{m.group(1)}{OFFLINE_VERSION}{m.group(3)}", text)
 
 
 def rewrite_file(text: str, name: str) -> tuple[str, Rewrite]:
     """Apply both rewrites to one ``.tf`` file and check nothing is left behind."""
-    stripped, blocks = strip_durable_config(text, name)
+    stripped, regions = strip_marked_regions(text, name)
     result, constraints = rewrite_versions(stripped)
-    if re.search(r"durable_config\s*\{", result):
-        raise OfflineCopyError(f"{name}: a durable_config block is not inside the markers")
-    if re.search(r">=\s*6\.25", result):
-        raise OfflineCopyError(f"{name}: a 6.25 version constraint was not rewritten")
-    return result, Rewrite(name, blocks, constraints)
+    for marker_name, marker in MARKERS.items():
+        if marker.leftover.search(result):
+            raise OfflineCopyError(
+                f"{name}: {marker.holds} is not inside the offline-check:{marker_name} "
+                f"markers ({marker.reason})"
+            )
+    if VERSION_LEFT.search(result):
+        raise OfflineCopyError(
+            f"{name}: a >= 6.x version constraint was not rewritten (the tree requires >= 6.28)"
+        )
+    return result, Rewrite(name, dict(regions), constraints)
 
 
 def _clear(out: Path) -> None:
@@ -153,7 +236,8 @@ def generate(repo: Path, out: Path) -> list[Rewrite]:
     Raises
     ------
     OfflineCopyError
-        When the real tree breaks a marker rule, or no durable_config block was removed.
+        When the real tree breaks a marker rule, or a marker of :data:`MARKERS` was never
+        used (its whitelist entry would then prove nothing).
     """
     _clear(out)
     rewrites: list[Rewrite] = []
@@ -174,8 +258,15 @@ def generate(repo: Path, out: Path) -> list[Rewrite]:
                 rewrites.append(rewrite)
             else:
                 shutil.copyfile(source, target)
-    if sum(r.blocks_removed for r in rewrites) == 0:
-        raise OfflineCopyError("no durable_config block was found between markers")
+    used = Counter[str]()
+    for rewrite in rewrites:
+        used.update(rewrite.regions_removed)
+    unused = sorted(set(MARKERS) - set(used))
+    if unused:
+        raise OfflineCopyError(
+            f"no region of marker {', '.join(unused)} was found: the tree no longer needs it, "
+            "so remove it from MARKERS"
+        )
     return rewrites
 
 
@@ -190,9 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tf-offline: FAILED: {error}", file=sys.stderr)
         return 1
     for r in rewrites:
-        if r.blocks_removed or r.constraints_rewritten:
+        if r.regions_removed or r.constraints_rewritten:
+            regions = ", ".join(f"{n} x{c}" for n, c in sorted(r.regions_removed.items()))
             print(
-                f"tf-offline: {r.path}: removed {r.blocks_removed} durable_config block(s), "
+                f"tf-offline: {r.path}: removed regions [{regions}], "
                 f"rewrote {r.constraints_rewritten} version constraint(s)"
             )
     print(f"tf-offline: copy for provider 5.100 written to {args.out}")

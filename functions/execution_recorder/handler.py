@@ -12,14 +12,20 @@ Triggered by EventBridge when an execution ends. The handler dispatches on the e
   failure handling (aborted, timed out) is marked ``failed`` here, so no record stays
   ``running`` forever.
 
-- ``aws.lambda`` (a durable execution's status change): reads the durable execution's
+- ``aws.lambda`` ("Durable Execution Status Change"): reads the durable execution's
   history (``GetDurableExecutionHistory``, every page) and records billable durable
   operations, replays, checkpoints, bytes written, duration and cost on the execution
   record, with the EMF metrics under the durable namespace
-  (:func:`albums.adapters.durable_history.record_durable_execution`). The event's field
-  naming the execution is read as ``detail.durableExecutionArn`` (or
-  ``detail.executionArn``): the exact shape of that event is not published yet, so
-  check it on the first real deployment.
+  (:func:`albums.adapters.durable_history.record_durable_execution`). The event is the
+  published one (AWS Lambda developer guide, "Monitoring durable functions", section
+  "EventBridge events", https://docs.aws.amazon.com/lambda/latest/dg/durable-monitoring.html):
+  source ``aws.lambda``, detail-type ``Durable Execution Status Change``, detail
+  ``durableExecutionArn``, ``durableExecutionName``, ``functionArn`` (version-qualified),
+  ``status`` (``RUNNING``, ``SUCCEEDED``, ``STOPPED``, ``FAILED``, ``TIMED_OUT``),
+  ``startTimestamp`` and, for the terminal statuses, ``endTimestamp``. The recorder needs
+  ``durableExecutionArn`` and an ended ``status``; anything else is refused with
+  :class:`~albums.domain.errors.InvalidUploadEventError` (the ``durable-execution-ended``
+  rule delivers only ended statuses, so a ``RUNNING`` event here is a wiring mistake).
 
 Local mode calls :func:`record_step_functions_execution` and the durable recorder directly
 with its moto clients and the runner's history.
@@ -32,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from albums import workflow
 from albums.adapters import clients
@@ -49,6 +55,11 @@ LOGGER = get_logger()
 
 #: Step Functions statuses of an execution that ended without its own success path.
 _ABNORMAL_END = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+
+#: detail-type of Lambda's durable execution status events ("Monitoring durable functions").
+DURABLE_STATUS_DETAIL_TYPE: Final = "Durable Execution Status Change"
+#: The durable statuses that end an execution (the events also report ``RUNNING``).
+DURABLE_ENDED_STATUSES: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"})
 
 
 def step_functions_metrics(measurement: ExecutionMeasurement) -> ExecutionMetrics:
@@ -122,13 +133,41 @@ def _step_functions_branch(event: dict[str, Any], settings: Settings) -> dict[st
     return record_step_functions_execution(clients.get("stepfunctions"), repository, arn)
 
 
-def _durable_branch(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def durable_execution_arn(event: dict[str, Any]) -> str:
+    """Return the ended durable execution a "Durable Execution Status Change" event names.
+
+    Raises
+    ------
+    InvalidUploadEventError
+        When the event is not that detail-type, has no ``detail`` object, no non-empty
+        ``detail.durableExecutionArn`` string, or a ``detail.status`` that does not end
+        an execution.
+    """
+    detail_type = event.get("detail-type")
+    if detail_type != DURABLE_STATUS_DETAIL_TYPE:
+        raise InvalidUploadEventError(
+            f"aws.lambda event of detail-type {detail_type!r} is not a "
+            f"{DURABLE_STATUS_DETAIL_TYPE!r} event"
+        )
     detail = event.get("detail")
-    arn = None
-    if isinstance(detail, dict):
-        arn = detail.get("durableExecutionArn") or detail.get("executionArn")
+    if not isinstance(detail, dict):
+        raise InvalidUploadEventError("durable status-change event has no detail object")
+    arn = detail.get("durableExecutionArn")
     if not isinstance(arn, str) or not arn:
-        raise InvalidUploadEventError("durable status-change event has no durableExecutionArn")
+        raise InvalidUploadEventError(
+            "durable status-change event has no detail.durableExecutionArn string"
+        )
+    status = detail.get("status")
+    if not isinstance(status, str) or status not in DURABLE_ENDED_STATUSES:
+        raise InvalidUploadEventError(
+            f"durable execution {arn} has status {status!r}: only an ended one "
+            f"({', '.join(sorted(DURABLE_ENDED_STATUSES))}) can be recorded"
+        )
+    return arn
+
+
+def _durable_branch(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    arn = durable_execution_arn(event)
     repository = AlbumRepository(
         clients.get("dynamodb"), settings.table_name, WorkflowType.DURABLE_FUNCTIONS
     )

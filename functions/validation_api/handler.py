@@ -24,7 +24,7 @@ from albums.adapters.repository import AlbumRepository
 from albums.adapters.signing_keys import shared_key_source
 from albums.adapters.task_tokens import TaskTokenResumer
 from albums.domain.errors import ConfigurationError
-from albums.domain.keys import UploadRef
+from albums.domain.keys import UPLOAD_PREFIX, UploadRef
 from albums.domain.models import WorkflowType
 from albums.review import ReviewService
 from albums.settings import Settings
@@ -55,7 +55,10 @@ def photo_origin(s3: Any, bucket: str | None) -> str | None:
     """Return the origin the photo links point to (for the page's image policy)."""
     if not bucket:
         return None
-    url = str(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "x"}))
+    # Only the origin is kept; the probe key sits under the prefix the role may read, so
+    # even this unused link is one the deployed policy would honour.
+    probe = f"{UPLOAD_PREFIX}origin-probe.jpg"
+    url = str(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": probe}))
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}"
 

@@ -180,7 +180,7 @@ def both_patterns(
     """Yield both patterns and the validation API on one local stack.
 
     ``timeout`` is the review timeout (both patterns); ``heartbeat`` the Step Functions
-    wait's ``HeartbeatSeconds`` (default: one second below the timeout).
+    wait's ``HeartbeatSeconds`` (default ``None``: none, as deployed).
     """
     with (
         LocalStack(validation_timeout_seconds=timeout) as stack,

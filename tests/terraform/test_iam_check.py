@@ -193,6 +193,39 @@ resource "aws_lambda_permission" "open" {
 """,
         "aws_lambda_permission.open: grants to any principal",
     ),
+    "planted-public-invoke-not-via-url": (
+        """
+resource "aws_lambda_permission" "open" {
+  action                   = "lambda:InvokeFunction"
+  function_name            = "f"
+  principal                = "*"
+  invoked_via_function_url = false
+}
+""",
+        "aws_lambda_permission.open: grants to any principal",
+    ),
+    "planted-url-flag-on-another-action": (
+        """
+resource "aws_lambda_permission" "open" {
+  action                   = "lambda:GetFunction"
+  function_name            = "f"
+  principal                = "*"
+  invoked_via_function_url = true
+}
+""",
+        "aws_lambda_permission.open: grants to any principal",
+    ),
+    "planted-public-url-with-iam-auth": (
+        """
+resource "aws_lambda_permission" "open" {
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = "f"
+  principal              = "*"
+  function_url_auth_type = "AWS_IAM"
+}
+""",
+        "aws_lambda_permission.open: grants to any principal",
+    ),
     "allowed-xray-logs-and-deny": (
         document(
             'sid = "Tracing"\nactions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]\n'
@@ -220,6 +253,17 @@ resource "aws_lambda_permission" "url" {
   function_name          = "f"
   principal              = "*"
   function_url_auth_type = "NONE"
+}
+""",
+        None,
+    ),
+    "allowed-public-function-url-invoke": (
+        """
+resource "aws_lambda_permission" "url_invoke" {
+  action                   = "lambda:InvokeFunction"
+  function_name            = "f"
+  principal                = "*"
+  invoked_via_function_url = true
 }
 """,
         None,
@@ -305,6 +349,11 @@ def test_the_real_tree_passes_with_each_allow_list_use_and_its_reason() -> None:
     allowed = [line for line in lines if line.startswith("iam-check: allowed ")]
     assert any("xray:PutTraceSegments" in line and "X-Ray defines no" in line for line in allowed)
     assert any("lambda:InvokeFunctionUrl" in line for line in allowed)
+    # The function URL's second statement: InvokeFunction, only through the URL.
+    assert any(
+        "lambda:InvokeFunction for '*' (invoked_via_function_url = true)" in line
+        for line in allowed
+    )
     assert int(lines[-1].split()[1]) >= 30  # statements read: every module's policies
 
 

@@ -2,7 +2,9 @@
 
 Terraform renders ``state_machine/album_registration.asl.json.tftpl`` with
 ``templatefile()`` and local mode with :mod:`localmode.templatefile`; these tests render
-the real template with both and compare the bytes, for several sets of values.
+the real template with both and compare the bytes, for several sets of values (the
+heartbeat null, as deployed by default, and set), and probe templates of our own for the
+one directive form the Python renderer accepts.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ EXPECTED_PLACEHOLDERS = {
     "price_estimator_arn",
     "validation_timeout_seconds",
     "validation_heartbeat_seconds",
+    "execution_timeout_seconds",
 }
 TERRAFORM = shutil.which("terraform")
 
@@ -46,13 +49,40 @@ def arns(prefix: str = "album-dev") -> dict[str, str]:
 
 
 def variables(
-    timeout: int = 3600, heartbeat: int = 3599, prefix: str = "album-dev"
+    timeout: int = 3600,
+    heartbeat: int | None = None,
+    prefix: str = "album-dev",
+    execution_timeout: int = 86400,
 ) -> dict[str, TemplateValue]:
-    return template_variables(arns(prefix), timeout_seconds=timeout, heartbeat_seconds=heartbeat)
+    return template_variables(
+        arns(prefix),
+        timeout_seconds=timeout,
+        heartbeat_seconds=heartbeat,
+        execution_timeout_seconds=execution_timeout,
+    )
 
 
 def definition(**kwargs: Any) -> dict[str, Any]:
     return json.loads(render(STATE_MACHINE_TEMPLATE.read_text(), variables(**kwargs)))  # type: ignore[no-any-return]
+
+
+def terraform_console(expression: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """Evaluate one expression with ``terraform console`` (no configuration, no network)."""
+    return subprocess.run(  # noqa: S603 - our own fixed command line
+        [str(TERRAFORM), "console"],
+        input=f"{expression}\n",
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=60,
+        check=False,
+    )
+
+
+def templatefile_call(path: Path, values: dict[str, TemplateValue], file: Path) -> str:
+    """A ``templatefile()`` call with ``values`` read from a JSON file (None is null)."""
+    file.write_text(json.dumps(values))
+    return f'templatefile("{path}", jsondecode(file("{file}")))'
 
 
 def terraform_render(jobs: list[tuple[Path, dict[str, TemplateValue]]], workdir: Path) -> list[str]:
@@ -61,20 +91,12 @@ def terraform_render(jobs: list[tuple[Path, dict[str, TemplateValue]]], workdir:
     ``terraform console`` prints only the last expression read from stdin, so every
     rendering goes into one comma-joined string of base64 texts.
     """
-    calls = []
-    for number, (path, values) in enumerate(jobs):
-        file = workdir / f"vars{number}.json"
-        file.write_text(json.dumps(values))
-        calls.append(f'base64encode(templatefile("{path}", jsondecode(file("{file}"))))')
-    result = subprocess.run(  # noqa: S603 - our own fixed command line
-        [str(TERRAFORM), "console"],
-        input=f'join(",", [{", ".join(calls)}])\n',
-        capture_output=True,
-        text=True,
-        cwd=workdir,
-        timeout=60,
-        check=True,
-    )
+    calls = [
+        f"base64encode({templatefile_call(path, values, workdir / f'vars{number}.json')})"
+        for number, (path, values) in enumerate(jobs)
+    ]
+    result = terraform_console(f'join(",", [{", ".join(calls)}])', workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
     lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     assert lines, result.stderr
     encoded = lines[-1].strip('"').split(",")
@@ -91,9 +113,11 @@ def test_template_has_exactly_the_agreed_placeholders() -> None:
 @pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
 def test_python_renderer_agrees_with_terraform_templatefile(tmp_path: Path) -> None:
     sets = [
-        variables(),
-        variables(timeout=2, heartbeat=1, prefix="album-prod"),
-        variables(timeout=604800, heartbeat=86400, prefix="x"),
+        variables(),  # the deployed default: no heartbeat
+        variables(heartbeat=3599),
+        variables(timeout=2, heartbeat=1, prefix="album-prod", execution_timeout=3),
+        variables(timeout=604800, heartbeat=86400, prefix="x", execution_timeout=31536000),
+        variables(timeout=604800, prefix="x", execution_timeout=31536000),
     ]
     # Escapes, odd characters and numbers of every kind, on a template of our own too.
     probe = tmp_path / "probe.tftpl"
@@ -104,12 +128,52 @@ def test_python_renderer_agrees_with_terraform_templatefile(tmp_path: Path) -> N
         {"s": 'quo"te\\ and ünïcode', "n": 42, "f": 1.5, "b": True},
         {"s": "", "n": 0, "f": 10.0, "b": False},
     ]
+    # The optional section: first, last and only lines, escapes inside, empty sections.
+    section = tmp_path / "section.tftpl"
+    section.write_text(
+        "%{ if h != null ~}\n"
+        '  "first": ${h},\n'
+        "%{ endif ~}\n"
+        '  "a": "${s}",\n'
+        "%{if h!=null~}\n"
+        '    "h": ${h}, "lit": "$${h} %%{ if }",\n'
+        "\n"
+        "%{ endif ~}\n"
+        "%{ if s != null ~}\n"
+        "%{ endif ~}\n"
+        '  "z": 1\n'
+        "%{ if h != null ~}\n"
+        "last ${s}\n"
+        "%{ endif ~}"
+    )
+    section_sets: list[dict[str, TemplateValue]] = [
+        {"h": None, "s": "x"},
+        {"h": 7, "s": "x"},
+        {"h": "", "s": ""},
+    ]
     jobs = [(STATE_MACHINE_TEMPLATE, values) for values in sets]
     jobs += [(probe, values) for values in probe_sets]
+    jobs += [(section, values) for values in section_sets]
     expected = terraform_render(jobs, tmp_path)
     assert [render(path.read_text(), values) for path, values in jobs] == expected
     # The rendered definition is JSON and the escape in its comment became a literal.
     assert "written ${ here" in json.loads(expected[0])["Comment"]
+    waits = [json.loads(text)["States"]["WaitForValidation"] for text in expected[:5]]
+    assert ["HeartbeatSeconds" in wait for wait in waits] == [False, True, True, True, False]
+
+
+@pytest.mark.terraform
+@pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
+def test_terraform_also_wants_every_variable_of_a_dropped_section(tmp_path: Path) -> None:
+    """Both renderers refuse a missing variable even where a null drops its section."""
+    template = tmp_path / "dropped.tftpl"
+    template.write_text("%{ if h != null ~}\n${missing}\n%{ endif ~}\n")
+    values: dict[str, TemplateValue] = {"h": None}
+    result = terraform_console(templatefile_call(template, values, tmp_path / "v.json"), tmp_path)
+    assert result.returncode != 0
+    assert "missing" in result.stderr
+    with pytest.raises(TemplateError, match="does not contain key 'missing'"):
+        render(template.read_text(), values)
 
 
 def test_escapes_render_literally_and_unsupported_syntax_is_refused() -> None:
@@ -118,12 +182,68 @@ def test_escapes_render_literally_and_unsupported_syntax_is_refused() -> None:
     assert render("$$${c}", {"c": "x"}) == "$${c}"
     with pytest.raises(TemplateError, match="does not contain key 'missing'"):
         render("${missing}", {})
-    with pytest.raises(TemplateError, match="directives"):
+    with pytest.raises(TemplateError, match="directives are not supported"):
         render("%{ if true }x%{ endif }", {})
     with pytest.raises(TemplateError, match="plain variables"):
         render("${upper(a)}", {"a": "x"})
     with pytest.raises(TemplateError, match="strip markers"):
         render("${~a}", {"a": "x"})
+
+
+def test_the_optional_section_is_kept_or_dropped_by_whole_lines() -> None:
+    template = 'a,\n%{ if h != null ~}\n  "h": ${h},\n%{ endif ~}\n  "z": 1\n'
+    assert render(template, {"h": 5}) == 'a,\n  "h": 5,\n  "z": 1\n'
+    assert render(template, {"h": None}) == 'a,\n  "z": 1\n'
+    assert render("%{ if h != null ~}\n${h}\n%{ endif ~}", {"h": 0}) == "0\n"
+    # A null is only allowed where the template tests it; a missing key never.
+    with pytest.raises(TemplateError, match="'h' is null"):
+        render("${h}", {"h": None})
+    with pytest.raises(TemplateError, match="does not contain key 'h'"):
+        render(template, {})
+    assert placeholders(template) == {"h"}
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("%{ if h != null }\nx\n%{ endif }\n", "directives are not supported"),
+        ("%{~ if h != null ~}\nx\n%{ endif ~}\n", "directives are not supported"),
+        ("  %{ if h != null ~}\nx\n%{ endif ~}\n", "directives are not supported"),
+        ("a %{ if h != null ~}\nx\n%{ endif ~}\n", "directives are not supported"),
+        ("%{ if h != null ~} x\n%{ endif ~}\n", "directives are not supported"),
+        ("%{ if h != null ~}\r\nx\r\n%{ endif ~}\r\n", "directives are not supported"),
+        ("%{ if h == null ~}\nx\n%{ endif ~}\n", "directives are not supported"),
+        ("%{ if h ~}\nx\n%{ endif ~}\n", "directives are not supported"),
+        ("%{ if h != null ~}\nx\n%{ else ~}\ny\n%{ endif ~}\n", "directives are not supported"),
+        ("%{ for a in h ~}\n${a}\n%{ endfor ~}\n", "directives are not supported"),
+        ("%{ if h != null ~}\n%{ if h != null ~}\n%{ endif ~}\n%{ endif ~}\n", "nested"),
+        ("x\n%{ endif ~}\n", "endif without an if"),
+        ("%{ if h != null ~}\nx\n", "has no endif"),
+    ],
+)
+def test_every_other_directive_form_is_refused(template: str, message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        render(template, {"h": 1})
+
+
+def test_by_default_the_review_wait_has_no_heartbeat() -> None:
+    """Nothing sends heartbeats: null renders no HeartbeatSeconds (never one equal to the
+    timeout, which the States Language forbids)."""
+    wait = definition()["States"]["WaitForValidation"]
+    assert wait["TimeoutSeconds"] == 3600
+    assert "HeartbeatSeconds" not in wait
+    assert definition(heartbeat=30)["States"]["WaitForValidation"]["HeartbeatSeconds"] == 30
+
+
+def test_the_execution_timeout_bounds_the_whole_state_machine() -> None:
+    """One rule for both patterns: the durable execution_timeout is the definition's
+    TimeoutSeconds."""
+    assert definition()["TimeoutSeconds"] == 86400
+    assert definition(timeout=60, execution_timeout=7200)["TimeoutSeconds"] == 7200
+    with pytest.raises(ValueError, match="above timeout_seconds"):
+        template_variables(arns(), timeout_seconds=60, execution_timeout_seconds=60)
+    with pytest.raises(ValueError, match="at most 31536000"):
+        template_variables(arns(), timeout_seconds=60, execution_timeout_seconds=31536001)
 
 
 def test_rendered_template_is_json_with_every_value_in_place() -> None:
@@ -191,8 +311,12 @@ def test_every_failure_is_recorded_before_the_fail_state() -> None:
 def test_local_definition_is_rendered_from_the_same_template() -> None:
     local = render_definition(arns(), timeout_seconds=5, heartbeat_seconds=4)
     assert local == render(STATE_MACHINE_TEMPLATE.read_text(), variables(timeout=5, heartbeat=4))
-    with pytest.raises(ValueError, match="below timeout_seconds"):
-        template_variables(arns(), timeout_seconds=5, heartbeat_seconds=5)
+    assert render_definition(arns(), timeout_seconds=5) == render(
+        STATE_MACHINE_TEMPLATE.read_text(), variables(timeout=5)
+    )
+    for heartbeat in (5, 0):
+        with pytest.raises(ValueError, match="below timeout_seconds"):
+            template_variables(arns(), timeout_seconds=5, heartbeat_seconds=heartbeat)
 
 
 def test_both_patterns_retry_vision_and_prices_three_times() -> None:

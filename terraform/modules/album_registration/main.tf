@@ -30,13 +30,28 @@ locals {
   table_name         = "${var.name_prefix}-albums"
   state_machine_name = "${var.name_prefix}-album-registration"
   orchestrator_name  = "${var.name_prefix}-orchestrator"
-  # The notifier (inside the state machine) needs the API URL, and the API needs the state
-  # machine's and the orchestrator's ARNs: the ARNs are built from the names to break it.
-  state_machine_arn = "arn:${local.partition}:states:${var.region}:${local.account_id}:stateMachine:${local.state_machine_name}"
-  orchestrator_arn  = "arn:${local.partition}:lambda:${var.region}:${local.account_id}:function:${local.orchestrator_name}"
-  execution_arns    = "arn:${local.partition}:states:${var.region}:${local.account_id}:execution:${local.state_machine_name}:*"
+  # The durable function needs the API URL, and the API needs the durable function's ARN;
+  # the recorder reads executions of both: those ARNs are built from the names.
+  orchestrator_arn = "arn:${local.partition}:lambda:${var.region}:${local.account_id}:function:${local.orchestrator_name}"
+  execution_arns   = "arn:${local.partition}:states:${var.region}:${local.account_id}:execution:${local.state_machine_name}:*"
 
   template = coalesce(var.state_machine_template, "${path.module}/../../../state_machine/album_registration.asl.json.tftpl")
+
+  # --- one execution timeout for both patterns --------------------------------------------
+  # var.execution_timeout_seconds is the state machine's TimeoutSeconds and the durable
+  # function's durable_config.execution_timeout. The review (validation_timeout_seconds) is
+  # only part of an execution: this margin is the worst case of the rest, so a review that
+  # runs to its timeout still continues with the detected data instead of timing the whole
+  # execution out. Every step is a Lambda call bounded by its timeout, retried 3 times
+  # (4 attempts) with backoff 1 s (or 2 s for the vision call) x rate 2: 7 s (14 s) of
+  # waiting. The longest path: ProcessImage, then seven 30 s steps: Accept,
+  # StoreInitialData, the notifier's failed attempts before WaitForValidation waits,
+  # Apply*Data, one round of EstimatePrices (its six run in parallel), StoreResults and,
+  # when one of those failed, RecordFailure. The durable function runs the same steps with
+  # the same retry counts. Default: 4 x 180 + 14 + 7 x (4 x 30 + 7) = 1623 s.
+  step_attempts            = 4
+  step_timeout_seconds     = 30
+  execution_margin_seconds = local.step_attempts * var.image_processor_timeout + 14 + 7 * (local.step_attempts * local.step_timeout_seconds + 7)
 
   # --- Bedrock: an inference profile routes to the foundation model in several regions ----
   profile_prefixes = ["us.", "eu.", "apac.", "global.", "jp.", "au.", "ca."]
@@ -51,7 +66,6 @@ locals {
   )
 
   # --- IAM statements shared by several functions -----------------------------------------
-  table_resources = [module.storage.table_arn, "${module.storage.table_arn}/index/*"]
   read_uploads = {
     sid       = "ReadUploads"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
@@ -62,10 +76,14 @@ locals {
     actions   = ["bedrock:InvokeModel"]
     resources = local.bedrock_arns
   }
+  # DynamoDB authorizes each item of a transaction by that item's own action (a
+  # ConditionCheck needs ConditionCheckItem); "dynamodb:TransactWriteItems" grants nothing.
   store_items = {
-    sid       = "TableItems"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:TransactWriteItems"]
-    resources = local.table_resources
+    sid = "TableItems"
+    # What the workflow's steps call (make test's IAM coverage check records it): no
+    # function queries GSI1 or batch-writes; listing is the operator CLI's job.
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
+    resources = [module.storage.table_arn]
   }
   publish_notifications = {
     sid       = "PublishValidationRequests"
@@ -103,10 +121,10 @@ locals {
   sf_function_config = {
     accept_upload = {
       description = "Checks the upload key and claims the upload so a duplicate event starts nothing"
-      timeout     = 30
+      timeout     = local.step_timeout_seconds
       statements = [{
         sid       = "ClaimUpload"
-        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:TransactWriteItems"]
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
         resources = [module.storage.table_arn]
       }]
     }
@@ -117,17 +135,17 @@ locals {
     }
     workflow_store = {
       description = "Writes the execution and album records"
-      timeout     = 30
+      timeout     = local.step_timeout_seconds
       statements  = [local.store_items]
     }
     validation_notifier = {
       description = "Creates the validation task and notifies the reviewer"
-      timeout     = 30
+      timeout     = local.step_timeout_seconds
       statements = [
         {
           sid       = "TableItems"
-          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
-          resources = local.table_resources
+          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+          resources = [module.storage.table_arn]
         },
         local.publish_notifications,
         local.read_signing_key,
@@ -135,7 +153,7 @@ locals {
     }
     price_estimator = {
       description = "Estimates the price of one album (deterministic by default)"
-      timeout     = 30
+      timeout     = local.step_timeout_seconds
       statements  = []
     }
     execution_recorder = {
@@ -148,13 +166,15 @@ locals {
           resources = [local.execution_arns]
         },
         {
+          # The history alone gives status, operations and invocations.
           sid       = "ReadDurableExecutions"
-          actions   = ["lambda:GetDurableExecution", "lambda:GetDurableExecutionHistory"]
+          actions   = ["lambda:GetDurableExecutionHistory"]
           resources = [local.orchestrator_arn, "${local.orchestrator_arn}:*"]
         },
         {
+          # Both branches read the record before they update it.
           sid       = "UpdateExecutionRecords"
-          actions   = ["dynamodb:UpdateItem"]
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
           resources = [module.storage.table_arn]
         },
       ]
@@ -209,7 +229,6 @@ module "validation" {
   layer_arns                  = [module.layer.arn]
   table_arn                   = module.storage.table_arn
   bucket_arn                  = module.storage.bucket_arn
-  state_machine_arn           = local.state_machine_arn
   orchestrator_function_arn   = local.orchestrator_arn
   memory_size                 = var.memory_size
   log_retention_days          = var.log_retention_days
@@ -250,13 +269,15 @@ module "state_machine" {
   name                = local.state_machine_name
   definition_template = local.template
   definition_vars = {
-    accept_upload_arn            = module.functions["accept_upload"].function_arn
-    image_processor_arn          = module.functions["image_processor"].function_arn
-    workflow_store_arn           = module.functions["workflow_store"].function_arn
-    validation_notifier_arn      = module.functions["validation_notifier"].function_arn
-    price_estimator_arn          = module.functions["price_estimator"].function_arn
-    validation_timeout_seconds   = var.validation_timeout_seconds
-    validation_heartbeat_seconds = coalesce(var.validation_heartbeat_seconds, var.validation_timeout_seconds)
+    accept_upload_arn          = module.functions["accept_upload"].function_arn
+    image_processor_arn        = module.functions["image_processor"].function_arn
+    workflow_store_arn         = module.functions["workflow_store"].function_arn
+    validation_notifier_arn    = module.functions["validation_notifier"].function_arn
+    price_estimator_arn        = module.functions["price_estimator"].function_arn
+    validation_timeout_seconds = var.validation_timeout_seconds
+    # null renders no HeartbeatSeconds; templatefile() wants the key present all the same.
+    validation_heartbeat_seconds = var.validation_heartbeat_seconds
+    execution_timeout_seconds    = var.execution_timeout_seconds
   }
   lambda_function_arns = [
     for name in ["accept_upload", "image_processor", "workflow_store", "validation_notifier", "price_estimator"] :
@@ -276,7 +297,7 @@ module "orchestrator" {
   handler               = local.artifact["orchestrator"].handler
   source_code_hash      = local.artifact["orchestrator"].source_code_hash
   memory_size           = var.memory_size
-  execution_timeout     = var.durable_execution_timeout
+  execution_timeout     = var.execution_timeout_seconds
   retention_period      = var.durable_retention_period
   layer_arns            = [module.layer.arn]
   environment_variables = local.durable_environment

@@ -67,3 +67,8 @@ output "upload_event_pattern" {
   description = "Event pattern of the rule that starts both patterns."
   value       = module.events.upload_event_pattern
 }
+
+output "execution_margin_seconds" {
+  description = "Seconds execution_timeout_seconds must exceed validation_timeout_seconds by (the steps around the review, worst case)."
+  value       = local.execution_margin_seconds
+}

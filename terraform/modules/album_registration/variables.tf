@@ -64,9 +64,15 @@ variable "validation_timeout_seconds" {
 }
 
 variable "validation_heartbeat_seconds" {
-  description = "HeartbeatSeconds of the state machine's validation task; null makes it equal to the timeout (no separate heartbeat deadline)."
+  description = "HeartbeatSeconds of the state machine's validation task; null (the default) renders none. Nothing in the product sends heartbeats, so set it only with a heartbeat sender: the wait ends at the earlier of the two."
   type        = number
   default     = null
+
+  # The States Language wants HeartbeatSeconds smaller than TimeoutSeconds.
+  validation {
+    condition     = var.validation_heartbeat_seconds == null ? true : var.validation_heartbeat_seconds >= 1 && var.validation_heartbeat_seconds < var.validation_timeout_seconds
+    error_message = "validation_heartbeat_seconds (${coalesce(var.validation_heartbeat_seconds, 0)}) must be null or at least 1 and below validation_timeout_seconds (${var.validation_timeout_seconds}): the States Language wants HeartbeatSeconds smaller than TimeoutSeconds."
+  }
 }
 
 variable "memory_size" {
@@ -84,24 +90,51 @@ variable "image_processor_timeout" {
   description = "Timeout of the image processor (one Bedrock call with its retries), seconds."
   type        = number
   default     = 180
+
+  validation {
+    condition     = var.image_processor_timeout >= 1 && var.image_processor_timeout <= 900
+    error_message = "image_processor_timeout must be between 1 and 900 seconds (the Lambda maximum)."
+  }
 }
 
-variable "durable_execution_timeout" {
-  description = "durable_config.execution_timeout of the orchestrator, seconds."
+variable "execution_timeout_seconds" {
+  description = "Longest one execution of either pattern may run, seconds: the state machine's top-level TimeoutSeconds and the orchestrator's durable_config.execution_timeout, so a long review ends both patterns alike."
   type        = number
   default     = 86400
+
+  # The durable limit is 1..31622400 s (366 days); Step Functions Standard ends an
+  # execution after one year (31536000 s). One rule for both: the smaller.
+  validation {
+    condition     = var.execution_timeout_seconds >= 1 && var.execution_timeout_seconds <= 31536000
+    error_message = "execution_timeout_seconds must be between 1 and 31536000 seconds: durable_config.execution_timeout allows 1..31622400 (366 days) and a Step Functions Standard execution runs at most one year (31536000)."
+  }
+
+  validation {
+    condition     = var.execution_timeout_seconds > var.validation_timeout_seconds + local.execution_margin_seconds
+    error_message = "execution_timeout_seconds (${var.execution_timeout_seconds}) must exceed validation_timeout_seconds (${var.validation_timeout_seconds}) plus ${local.execution_margin_seconds} s (local.execution_margin_seconds: the worst case of the steps around the review, from image_processor_timeout and the retry policies), or a long review times out the whole execution instead of continuing with the detected data."
+  }
 }
 
 variable "durable_retention_period" {
   description = "durable_config.retention_period of the orchestrator, days."
   type        = number
   default     = 14
+
+  validation {
+    condition     = var.durable_retention_period >= 1 && var.durable_retention_period <= 90
+    error_message = "durable_retention_period must be between 1 and 90 days (durable_config.retention_period)."
+  }
 }
 
 variable "log_retention_days" {
   description = "Retention of every log group."
   type        = number
   default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653)."
+  }
 }
 
 variable "log_level" {

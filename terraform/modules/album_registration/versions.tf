@@ -4,8 +4,8 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # durable_config on aws_lambda_function needs 6.25 or later.
-      version = ">= 6.25"
+      # The stack's floor: durable_config (6.25) and invoked_via_function_url (6.28).
+      version = ">= 6.28, < 7.0"
     }
   }
 }

@@ -4,8 +4,8 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # durable_config on aws_lambda_function needs 6.25 or later.
-      version = ">= 6.25"
+      # durable_config on aws_lambda_function needs 6.25; 6.28 is the stack's floor.
+      version = ">= 6.28, < 7.0"
     }
   }
 }

@@ -20,21 +20,32 @@ locals {
     }
   }
 
-  ended_statuses  = ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "STOPPED"]
-  failed_statuses = ["FAILED", "TIMED_OUT", "ABORTED", "STOPPED"]
+  # Each service's own terminal statuses: Step Functions ends an execution ABORTED, Lambda
+  # ends a durable one STOPPED (StopDurableExecution).
+  sf_ended_statuses       = ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+  sf_failed_statuses      = ["FAILED", "TIMED_OUT", "ABORTED"]
+  durable_ended_statuses  = ["SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"]
+  durable_failed_statuses = ["FAILED", "TIMED_OUT", "STOPPED"]
 
   sf_pattern = {
     source      = ["aws.states"]
     detail-type = ["Step Functions Execution Status Change"]
   }
 
+  # The durable status event as published (AWS Lambda developer guide, "Monitoring durable
+  # functions", EventBridge events:
+  # https://docs.aws.amazon.com/lambda/latest/dg/durable-monitoring.html): source
+  # aws.lambda, detail-type "Durable Execution Status Change", detail durableExecutionArn,
+  # durableExecutionName, functionArn (version-qualified), status (RUNNING, SUCCEEDED,
+  # STOPPED, FAILED, TIMED_OUT), startTimestamp and, once ended, endTimestamp.
   durable_pattern = {
     source      = ["aws.lambda"]
-    detail-type = [var.durable_status_detail_type]
+    detail-type = ["Durable Execution Status Change"]
   }
 
-  # Durable executions run on a version or alias: match every qualifier of the function.
-  durable_function_match = [var.orchestrator_function_arn, { prefix = "${var.orchestrator_function_arn}:" }]
+  # functionArn is version-qualified (function:NAME:VERSION): match every version of this
+  # function, and no other function whose name merely starts the same.
+  durable_function_match = [{ prefix = "${var.orchestrator_function_arn}:" }]
 
   dead_letter_queues = {
     upload-step-functions = "Upload events the state machine did not accept"
@@ -186,7 +197,7 @@ resource "aws_cloudwatch_event_rule" "sf_ended" {
   name        = "${var.name_prefix}-sf-execution-ended"
   description = "A Step Functions execution of this state machine ended"
   event_pattern = jsonencode(merge(local.sf_pattern, {
-    detail = { stateMachineArn = [var.state_machine_arn], status = local.ended_statuses }
+    detail = { stateMachineArn = [var.state_machine_arn], status = local.sf_ended_statuses }
   }))
   tags = var.tags
 }
@@ -195,7 +206,7 @@ resource "aws_cloudwatch_event_rule" "durable_ended" {
   name        = "${var.name_prefix}-durable-execution-ended"
   description = "A durable execution of the orchestrator ended"
   event_pattern = jsonencode(merge(local.durable_pattern, {
-    detail = { functionArn = local.durable_function_match, status = local.ended_statuses }
+    detail = { functionArn = local.durable_function_match, status = local.durable_ended_statuses }
   }))
   tags = var.tags
 }
@@ -239,7 +250,7 @@ resource "aws_cloudwatch_event_rule" "sf_failed" {
   name        = "${var.name_prefix}-sf-execution-failed"
   description = "A Step Functions execution failed, timed out or was aborted"
   event_pattern = jsonencode(merge(local.sf_pattern, {
-    detail = { stateMachineArn = [var.state_machine_arn], status = ["FAILED", "TIMED_OUT", "ABORTED"] }
+    detail = { stateMachineArn = [var.state_machine_arn], status = local.sf_failed_statuses }
   }))
   tags = var.tags
 }
@@ -248,7 +259,7 @@ resource "aws_cloudwatch_event_rule" "durable_failed" {
   name        = "${var.name_prefix}-durable-execution-failed"
   description = "A durable execution failed, timed out or was stopped"
   event_pattern = jsonencode(merge(local.durable_pattern, {
-    detail = { functionArn = local.durable_function_match, status = ["FAILED", "TIMED_OUT", "STOPPED"] }
+    detail = { functionArn = local.durable_function_match, status = local.durable_failed_statuses }
   }))
   tags = var.tags
 }
@@ -281,6 +292,15 @@ resource "aws_cloudwatch_event_target" "alert_durable" {
   rule      = aws_cloudwatch_event_rule.durable_failed.name
   target_id = "alert-topic"
   arn       = var.alert_topic_arn
+
+  input_transformer {
+    input_paths = {
+      name   = "$.detail.durableExecutionName"
+      status = "$.detail.status"
+      arn    = "$.detail.durableExecutionArn"
+    }
+    input_template = "\"Durable execution <name> ended <status>: <arn>\""
+  }
 
   retry_policy {
     maximum_event_age_in_seconds = local.retry_policy.maximum_event_age_in_seconds

@@ -41,7 +41,7 @@ variable "orchestrator_function_name" {
 }
 
 variable "orchestrator_function_arn" {
-  description = "Unqualified ARN of the durable function (matched in its status events)."
+  description = "Unqualified ARN of the durable function (its status events carry it version-qualified: every version is matched)."
   type        = string
 }
 
@@ -68,12 +68,6 @@ variable "execution_recorder_function_arn" {
 variable "alert_topic_arn" {
   description = "SNS topic told about failed, timed-out and aborted executions."
   type        = string
-}
-
-variable "durable_status_detail_type" {
-  description = "detail-type of the events Lambda sends when a durable execution changes status."
-  type        = string
-  default     = "Durable Execution Status Change"
 }
 
 variable "maximum_event_age_seconds" {

@@ -11,6 +11,9 @@ locals {
   # Every EMF metric carries these two dimensions.
   dims = { for k, p in local.patterns : k => ["workflowType", p.workflow_type, "service", var.service_name] }
 
+  # Lambda's execution-level metrics of a durable function (not Errors: see durable_failed).
+  durable_failure_metrics = { failed = "DurableExecutionFailed", timedout = "DurableExecutionTimedOut" }
+
   outcome_metrics = ["ExecutionsEnded", "ExecutionsCompleted", "ExecutionsCompletedWithErrors", "ExecutionsRejected", "ExecutionsFailed", "ExecutionsDuplicate"]
 
   # One column per pattern, the same rows in the same places.
@@ -228,22 +231,48 @@ resource "aws_cloudwatch_metric_alarm" "state_machine_failed" {
   }
 }
 
-# Invocations of the durable function that crashed (a replay that raised).
-resource "aws_cloudwatch_metric_alarm" "orchestrator_errors" {
-  alarm_name          = "${var.name_prefix}-orchestrator-errors"
-  alarm_description   = "Durable functions: invocations of the orchestrator that ended in an error"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = var.orchestrator_function_name }
-  statistic           = "Sum"
-  period              = 300
+# Durable executions that ended failed or timed out, as Lambda counts executions:
+# AWS/Lambda DurableExecutionFailed and DurableExecutionTimedOut (Sum per period; AWS
+# Lambda developer guide, "Monitoring durable functions",
+# https://docs.aws.amazon.com/lambda/latest/dg/durable-monitoring.html). Not Errors: that
+# metric counts invocations, and one durable execution is many invocations (every replay),
+# so it both over-counts one failed execution and fires on a replay whose execution still
+# succeeds. One alarm summing both metrics (metric math), as state_machine_failed sums the
+# state machine's failed, timed-out and aborted executions: the same rule for both
+# patterns, one alarm per pattern for "executions the service ended badly". Dimension
+# FunctionName: every version and alias of the function (EventBridge starts executions on
+# the alias, each deploy moves it to a new version).
+resource "aws_cloudwatch_metric_alarm" "durable_failed" {
+  alarm_name          = "${var.name_prefix}-orchestrator-failed"
+  alarm_description   = "Durable functions: executions failed or timed out"
+  comparison_operator = "GreaterThanOrEqualToThreshold"
   evaluation_periods  = 1
   threshold           = var.failed_executions_threshold
-  comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
   ok_actions          = [aws_sns_topic.alerts.arn]
   tags                = var.tags
+
+  metric_query {
+    id          = "total"
+    expression  = "FILL(failed, 0) + FILL(timedout, 0)"
+    label       = "Durable executions not succeeded"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = local.durable_failure_metrics
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "AWS/Lambda"
+        metric_name = metric_query.value
+        dimensions  = { FunctionName = var.orchestrator_function_name }
+        stat        = "Sum"
+        period      = 300
+      }
+    }
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "duration" {

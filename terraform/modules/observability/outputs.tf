@@ -12,7 +12,7 @@ output "alarm_names" {
   description = "Every alarm this module created."
   value = concat(
     [for a in aws_cloudwatch_metric_alarm.failed : a.alarm_name],
-    [aws_cloudwatch_metric_alarm.state_machine_failed.alarm_name, aws_cloudwatch_metric_alarm.orchestrator_errors.alarm_name],
+    [aws_cloudwatch_metric_alarm.state_machine_failed.alarm_name, aws_cloudwatch_metric_alarm.durable_failed.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.duration : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.dlq_depth : a.alarm_name],
   )

@@ -3,8 +3,9 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.100"
+      source = "hashicorp/aws"
+      # The stack's floor (6.28), the same in every module and root.
+      version = ">= 6.28, < 7.0"
     }
   }
 }

@@ -14,7 +14,7 @@ variable "definition_template" {
 }
 
 variable "definition_vars" {
-  description = "Values for the template's placeholders (function ARNs, timeouts)."
+  description = "Values for the template's placeholders (function ARNs, timeouts); a null value is kept (templatefile() wants every key the template names, and the template tests it with an if directive)."
   type        = map(string)
 }
 

@@ -68,11 +68,6 @@ variable "upload_prefix" {
   default     = "uploads/"
 }
 
-variable "state_machine_arn" {
-  description = "State machine whose task tokens the API answers."
-  type        = string
-}
-
 variable "orchestrator_function_arn" {
   description = "Unqualified ARN of the durable function whose callbacks the API answers."
   type        = string

@@ -87,6 +87,148 @@ run "stack" {
     condition     = output.artifacts["orchestrator"] == "${sha256("orchestrator")}"
     error_message = "The artifacts output must carry the manifest's sha256 (the promoted build)."
   }
+
+  # Nothing sends heartbeats: the default (null) renders no HeartbeatSeconds at all, never
+  # one equal to TimeoutSeconds (which the States Language forbids).
+  assert {
+    condition     = !contains(keys(jsondecode(output.state_machine_definition).States.WaitForValidation), "HeartbeatSeconds") && jsondecode(output.state_machine_definition).States.WaitForValidation.TimeoutSeconds == 3600
+    error_message = "With validation_heartbeat_seconds null, WaitForValidation must have TimeoutSeconds 3600 and no HeartbeatSeconds."
+  }
+
+  # One execution timeout for both patterns: the state machine's TimeoutSeconds is the
+  # value the durable function's durable_config.execution_timeout takes.
+  assert {
+    condition     = jsondecode(output.state_machine_definition).TimeoutSeconds == 86400
+    error_message = "The state machine's TimeoutSeconds must be execution_timeout_seconds (86400 by default)."
+  }
+
+  assert {
+    condition     = output.execution_margin_seconds == 4 * 180 + 14 + 7 * (4 * 30 + 7)
+    error_message = "The margin around the review must follow from image_processor_timeout and the 30 s steps (1623 s by default)."
+  }
+}
+
+run "heartbeat_below_the_timeout_is_rendered" {
+  command = apply
+
+  variables {
+    validation_timeout_seconds   = 600
+    validation_heartbeat_seconds = 599
+    execution_timeout_seconds    = 7200
+  }
+
+  assert {
+    condition     = jsondecode(output.state_machine_definition).States.WaitForValidation.HeartbeatSeconds == 599 && jsondecode(output.state_machine_definition).States.WaitForValidation.TimeoutSeconds == 600
+    error_message = "A heartbeat below the timeout must be rendered as HeartbeatSeconds."
+  }
+
+  assert {
+    condition     = jsondecode(output.state_machine_definition).TimeoutSeconds == 7200
+    error_message = "execution_timeout_seconds must reach the state machine's TimeoutSeconds."
+  }
+}
+
+# --- the timeout rules: each one refuses what breaks it ---------------------------------
+
+run "heartbeat_equal_to_the_timeout_fails" {
+  command = plan
+
+  variables {
+    validation_heartbeat_seconds = 3600
+  }
+
+  expect_failures = [var.validation_heartbeat_seconds]
+}
+
+run "heartbeat_below_one_second_fails" {
+  command = plan
+
+  variables {
+    validation_heartbeat_seconds = 0
+  }
+
+  expect_failures = [var.validation_heartbeat_seconds]
+}
+
+run "a_seven_day_review_needs_a_longer_execution_timeout" {
+  command = plan
+
+  variables {
+    validation_timeout_seconds = 604800
+  }
+
+  expect_failures = [var.execution_timeout_seconds]
+}
+
+run "a_seven_day_review_fits_with_its_margin" {
+  command = plan
+
+  variables {
+    validation_timeout_seconds = 604800
+    execution_timeout_seconds  = 604800 + 1623 + 1
+  }
+}
+
+run "an_execution_timeout_without_the_margin_fails" {
+  command = plan
+
+  variables {
+    validation_timeout_seconds = 3600
+    execution_timeout_seconds  = 3600 + 1623
+  }
+
+  expect_failures = [var.execution_timeout_seconds]
+}
+
+run "a_slower_image_processor_widens_the_margin" {
+  command = plan
+
+  variables {
+    image_processor_timeout   = 900
+    execution_timeout_seconds = 3600 + 1623 + 1
+  }
+
+  expect_failures = [var.execution_timeout_seconds]
+}
+
+run "an_execution_timeout_beyond_one_year_fails" {
+  command = plan
+
+  variables {
+    execution_timeout_seconds = 31536001
+  }
+
+  expect_failures = [var.execution_timeout_seconds]
+}
+
+run "durable_retention_beyond_90_days_fails" {
+  command = plan
+
+  variables {
+    durable_retention_period = 91
+  }
+
+  expect_failures = [var.durable_retention_period]
+}
+
+run "durable_retention_below_one_day_fails" {
+  command = plan
+
+  variables {
+    durable_retention_period = 0
+  }
+
+  expect_failures = [var.durable_retention_period]
+}
+
+run "a_log_retention_cloudwatch_refuses_fails" {
+  command = plan
+
+  variables {
+    log_retention_days = 13
+  }
+
+  expect_failures = [var.log_retention_days]
 }
 
 run "asl" {

@@ -186,6 +186,31 @@ run "events" {
     error_message = "The alert rule must match FAILED, TIMED_OUT and ABORTED executions."
   }
 
+  # The published durable status event: source aws.lambda, detail-type "Durable Execution
+  # Status Change", a version-qualified functionArn, Lambda's own terminal statuses.
+  assert {
+    condition = alltrue([
+      for rule in [aws_cloudwatch_event_rule.durable_ended, aws_cloudwatch_event_rule.durable_failed] :
+      jsondecode(rule.event_pattern).source == ["aws.lambda"] && jsondecode(rule.event_pattern)["detail-type"] == ["Durable Execution Status Change"] && jsondecode(rule.event_pattern).detail.functionArn == [{ prefix = "${var.orchestrator_function_arn}:" }]
+    ])
+    error_message = "The durable rules must match the published status event of every version of this function."
+  }
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.durable_ended.event_pattern).detail.status == ["SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"] && jsondecode(aws_cloudwatch_event_rule.durable_failed.event_pattern).detail.status == ["FAILED", "TIMED_OUT", "STOPPED"]
+    error_message = "The durable rules must match Lambda's terminal statuses (SUCCEEDED, FAILED, TIMED_OUT, STOPPED), never RUNNING."
+  }
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.sf_ended.event_pattern).detail.status == ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+    error_message = "The Step Functions ended rule must match its terminal statuses."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_target.alert_durable.input_transformer[0].input_paths == tomap({ name = "$.detail.durableExecutionName", status = "$.detail.status", arn = "$.detail.durableExecutionArn" })
+    error_message = "The durable alert must name the execution from the published detail fields."
+  }
+
   assert {
     condition     = data.aws_iam_policy_document.start_execution.statement[0].actions == toset(["states:StartExecution"]) && data.aws_iam_policy_document.start_execution.statement[0].resources == toset([var.state_machine_arn])
     error_message = "The EventBridge role may only start this state machine."
@@ -335,5 +360,49 @@ run "state_machine" {
       for s in data.aws_iam_policy_document.this.statement : s.resources if s.sid == "InvokeTaskFunctions"
     ][0] == toset(["arn:aws:lambda:us-east-1:123456789012:function:albums-test-task", "arn:aws:lambda:us-east-1:123456789012:function:albums-test-task:*"])
     error_message = "The state machine may invoke only its own task functions."
+  }
+}
+
+run "observability" {
+  command = apply
+
+  module {
+    source = "../observability"
+  }
+
+  variables {
+    name_prefix                = "albums-test"
+    region                     = "us-east-1"
+    state_machine_arn          = "arn:aws:states:us-east-1:123456789012:stateMachine:albums-test-album-registration"
+    orchestrator_function_name = "albums-test-orchestrator"
+    dead_letter_queue_names    = { upload-durable = "albums-test-upload-durable-dlq" }
+  }
+
+  # Durable failures are counted per execution (DurableExecutionFailed/TimedOut), never
+  # per invocation (Errors: a durable execution is many invocations).
+  assert {
+    condition = toset([
+      for q in aws_cloudwatch_metric_alarm.durable_failed.metric_query : q.metric[0].metric_name if length(q.metric) > 0
+    ]) == toset(["DurableExecutionFailed", "DurableExecutionTimedOut"])
+    error_message = "The durable alarm must sum DurableExecutionFailed and DurableExecutionTimedOut."
+  }
+
+  assert {
+    condition = alltrue([
+      for q in aws_cloudwatch_metric_alarm.durable_failed.metric_query : q.metric[0].namespace == "AWS/Lambda" && q.metric[0].stat == "Sum" && q.metric[0].dimensions == tomap({ FunctionName = "albums-test-orchestrator" }) if length(q.metric) > 0
+    ])
+    error_message = "The durable metrics are AWS/Lambda sums for the orchestrator's FunctionName."
+  }
+
+  assert {
+    condition = one([
+      for q in aws_cloudwatch_metric_alarm.durable_failed.metric_query : q if q.return_data == true
+    ]).expression == "FILL(failed, 0) + FILL(timedout, 0)"
+    error_message = "The durable alarm must fire on the sum of failed and timed-out executions."
+  }
+
+  assert {
+    condition     = contains(output.alarm_names, "albums-test-orchestrator-failed") && !contains(output.alarm_names, "albums-test-orchestrator-errors")
+    error_message = "The orchestrator alarm counts failed executions, not invocation errors."
   }
 }
