@@ -47,6 +47,7 @@ from albums.domain.models import WorkflowType
 from albums.domain.pricing import PriceSource
 from albums.settings import Settings
 from albums.workflow import REJECTION_ERROR
+from localmode import aws_calls
 from localmode.durable_scheduler import patient_scheduler
 from localmode.stack import LocalStack
 from orchestrator.config import OrchestratorConfig
@@ -71,12 +72,18 @@ class RunnerCallbackResumer:
     def succeed(self, callback_id: str, result: Mapping[str, Any]) -> None:
         """Complete the callback with ``result`` (JSON)."""
         payload = encode_result(result)
+        aws_calls.record(
+            "lambda", "SendDurableExecutionCallbackSuccess", {"CallbackId": callback_id}
+        )
         with _runner_errors(callback_id):
             self._runner.send_callback_success(callback_id, payload)
 
     def fail(self, callback_id: str, *, error: str = REJECTION_ERROR, message: str) -> None:
         """Fail the callback with an error type and message (a rejection)."""
         body = failure_error(error, message)
+        aws_calls.record(
+            "lambda", "SendDurableExecutionCallbackFailure", {"CallbackId": callback_id}
+        )
         with _runner_errors(callback_id):
             self._runner.send_callback_failure(
                 callback_id,
@@ -229,6 +236,8 @@ class LocalDurable:
     def _measured(self, inner: Handler) -> Handler:
         def measured(event: Any, context: Any) -> Any:
             began = time.perf_counter()
+            if isinstance(event, DurableExecutionInvocationInputWithClient):
+                event = replace_service_client(event, RecordedServiceClient(event.service_client))
             try:
                 return inner(event, context)
             finally:
@@ -348,6 +357,38 @@ def _event_id(event: Any) -> str:
     raw = event.get("id") if isinstance(event, dict) else None
     text = str(raw) if raw else "event"
     return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in text)[:60]
+
+
+class RecordedServiceClient:
+    """The runner's checkpoint client, recording each call as the durable SDK's own.
+
+    On AWS the SDK makes these calls with the function's role
+    (``lambda:CheckpointDurableExecution``, ``lambda:GetDurableExecutionState``), from a
+    thread of its own, so the principal is named rather than read from the stack.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        """Record, then checkpoint with the runner (the arguments pass through unchanged)."""
+        self._record("CheckpointDurableExecution", args, kwargs)
+        return self._inner.checkpoint(*args, **kwargs)
+
+    def get_execution_state(self, *args: Any, **kwargs: Any) -> Any:
+        """Record, then read the execution state from the runner."""
+        self._record("GetDurableExecutionState", args, kwargs)
+        return self._inner.get_execution_state(*args, **kwargs)
+
+    @staticmethod
+    def _record(operation: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        arn = kwargs.get("durable_execution_arn", args[0] if args else "")
+        aws_calls.record(
+            "lambda", operation, {"DurableExecutionArn": str(arn)}, principal=aws_calls.ORCHESTRATOR
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def replace_service_client(

@@ -21,6 +21,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 
+from localmode import aws_calls
+
 #: What reports show as the vision model in local mode.
 STAND_IN_MODEL = "local-stand-in"
 
@@ -112,6 +114,7 @@ class StandInBedrock:
 
     def invoke_model(self, **request: Any) -> dict[str, Any]:
         """Answer an Anthropic messages request like Bedrock's ``InvokeModel`` would."""
+        aws_calls.record("bedrock-runtime", "InvokeModel", request)
         with self._lock:
             self.calls += 1
             fault = self._fail_always
