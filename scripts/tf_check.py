@@ -6,8 +6,14 @@
 3. checkov on the real tree with ``--skip-download``: zero failures (every skip is an
    inline ``checkov:skip`` comment with its reason next to the resource);
 4. the 5.100 copy (``scripts/tf_offline.py``), then ``terraform validate`` of both
-   environments: valid with zero warnings;
-5. ``terraform test`` (mock_provider) in ``modules/album_registration``.
+   environments (valid, zero warnings) and their own ``terraform test`` (the environment's
+   defaults plan, and each cross-variable rule refuses what it must);
+5. each environment rendered as deployed (``scripts/tf_render.py``: ``terraform test``
+   against the real provider, nothing created) into ``out/tf-check/ENV/``, and its state
+   machine definition checked with statelint and the service's rules
+   (``scripts/asl_check.py``); the rendered policies are what ``make test``'s IAM coverage
+   check judges;
+6. ``terraform test`` (mock_provider) in ``modules/album_registration``.
 
 With ``--if-available`` it prints a skip line and succeeds when terraform or the provider
 mirror is missing (``make test`` uses this).
@@ -26,7 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scripts import asl_check
 from scripts.tf_offline import OfflineCopyError, generate
+from scripts.tf_render import RenderError, render_all
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = REPO_ROOT / "build" / "tf-offline"
@@ -134,6 +142,22 @@ def main() -> int:
         print("tf-check: ok   offline copy for provider 5.100 (markers processed)")
         for env in ENVIRONMENTS:
             validate(env)
+            root = OFFLINE / "terraform" / "environments" / env
+            output = run(
+                f"terraform test environments/{env} (its defaults and cross-variable rules)",
+                ["terraform", "test", "-no-color", "-filter=tests/defaults.tftest.hcl"],
+                root,
+            )
+            print("tf-check: " + output.strip().splitlines()[-1])
+        rendered = render_all(OFFLINE, ENVIRONMENTS)
+        for env, state in rendered.items():
+            definition = state.parent / "state_machine.asl.json"
+            problems = asl_check.check(definition)
+            for problem in problems:
+                print(f"tf-check: FAIL {definition.relative_to(REPO_ROOT)}: {problem}")
+            if problems:
+                raise CheckFailedError(f"the state machine definition of environments/{env}")
+            print(f"tf-check: ok   statelint and service rules: environments/{env} definition")
         test_root = OFFLINE / TEST_ROOT
         run(
             "init modules/album_registration (provider mirror)",
@@ -144,7 +168,13 @@ def main() -> int:
             "terraform test (mock_provider)", ["terraform", "test", "-no-color"], test_root
         )
         print("tf-check: " + output.strip().splitlines()[-1])
-    except (CheckFailedError, OfflineCopyError, subprocess.TimeoutExpired) as error:
+    except (
+        CheckFailedError,
+        OfflineCopyError,
+        RenderError,
+        RuntimeError,
+        subprocess.TimeoutExpired,
+    ) as error:
         print(f"tf-check: FAILED: {error}")
         return 1
     print(f"tf-check: all checks passed in {time.monotonic() - started:.0f} s")
