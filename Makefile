@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 FUNCTION_LOCKS := $(patsubst %/requirements.in,%/requirements.txt,$(wildcard functions/*/requirements.in orchestrator/requirements.in))
 
+
+.PHONY: iam-coverage iam-permissions
 .PHONY: help venv lock package test test-slow lint fmt pr demo clean tf-venv lock-tf tf-check tf-check-if-available tf-smoke plan apply
 
 help: ## list the targets
@@ -34,8 +36,26 @@ lock: $(STAMP) ## regenerate every lock file from its requirements.in (needs the
 package: $(STAMP) ## build dist/: one zip per function, the orchestrator, the layer, and manifest.json
 	$(VPY) scripts/package.py --dist dist
 
-test: $(STAMP) tf-check-if-available ## run the test suite (unit, property, integration) that CI runs
-	$(VPY) -m pytest -m "not slow" -p no:cacheprovider
+# The suite records every AWS call the functions, the orchestrator and the state machine make
+# (localmode/aws_calls.py); the IAM coverage check then judges each against the policies
+# tf-check rendered for each environment.
+AWS_CALLS := out/iam/calls.json
+TF_AVAILABLE = command -v terraform >/dev/null 2>&1 && [ -d $(TF_PLUGIN_DIR)/registry.terraform.io/hashicorp/aws ]
+
+test: $(STAMP) tf-check-if-available ## run the test suite (unit, property, integration) and the IAM coverage check that CI runs
+	rm -f $(AWS_CALLS)
+	ALBUMS_AWS_CALLS_OUT=$(AWS_CALLS) $(VPY) -m pytest -m "not slow" -p no:cacheprovider
+	@if $(TF_AVAILABLE); then \
+		$(MAKE) --no-print-directory iam-coverage; \
+	else \
+		echo "iam-coverage: SKIPPED: terraform or the provider mirror $(TF_PLUGIN_DIR) is missing, so no environment was rendered"; \
+	fi
+
+iam-coverage: $(STAMP) ## judge the calls the last make test recorded against the IAM policies tf-check rendered (dev, prod)
+	$(VPY) scripts/iam_coverage.py --calls $(AWS_CALLS)
+
+iam-permissions: $(STAMP) ## rewrite terraform/required_permissions.json (what albums preflight simulates) from the last make test
+	$(VPY) scripts/iam_coverage.py --calls $(AWS_CALLS) --write
 
 test-slow: $(STAMP) ## the property tests at full strength: 100 examples for the durable ones too
 	DURABLE_PROPERTY_EXAMPLES=100 $(VPY) -m pytest -m "slow or property" -p no:cacheprovider
@@ -80,12 +100,12 @@ tf-venv: $(STAMP_TF) ## create .venv-tf (checkov, python-hcl2) from requirements
 lock-tf: $(STAMP) ## regenerate requirements-tf.txt (needs the package index)
 	$(PIP_COMPILE) -o requirements-tf.txt requirements-tf.in
 
-tf-check: $(STAMP) $(STAMP_TF) ## offline: fmt, hcl2 contract, checkov, validate (5.100 copy), terraform test
+tf-check: $(STAMP) $(STAMP_TF) ## offline: fmt, hcl2 contract, checkov, validate, render dev/prod as deployed (policies, statelint), terraform test
 	TF_PLUGIN_DIR=$(TF_PLUGIN_DIR) $(VPY) scripts/tf_check.py
 
 # `make test` runs tf-check where terraform and the provider mirror exist, else says why not.
 tf-check-if-available: $(STAMP)
-	@if command -v terraform >/dev/null 2>&1 && [ -d $(TF_PLUGIN_DIR)/registry.terraform.io/hashicorp/aws ]; then \
+	@if $(TF_AVAILABLE); then \
 		$(MAKE) --no-print-directory tf-check; \
 	else \
 		echo "tf-check: SKIPPED: terraform or the provider mirror $(TF_PLUGIN_DIR) is missing"; \
