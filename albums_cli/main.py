@@ -10,6 +10,10 @@ Against a deployed environment (``terraform output -json`` of ``--env``, or flag
     albums upload PATH...      albums tasks       albums validate TASK ...
     albums status [EXECUTION]  albums report      albums redrive
 
+Before and after ``make apply``, a read-only check of the real account and region::
+
+    albums preflight [--env ENV] [--region R] [--definition PATH] [--state PATH]
+
 Exit codes: 0 success, 1 the run or part of the command did not succeed, 2 usage or bad input,
 3 not found, 4 conflict (already answered or expired), 5 AWS or environment error.
 """
@@ -21,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from albums_cli import deployed
+from albums_cli import deployed, preflight
 from albums_cli.console import number_argument
 
 #: Defaults of ``albums demo``: a Bedrock vision call and a price lookup take about this long.
@@ -110,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_run_demo)
 
     deployed.add_commands(commands)
+    preflight.add_command(commands)
     return parser
 
 
