@@ -123,8 +123,10 @@ locals {
       description = "Checks the upload key and claims the upload so a duplicate event starts nothing"
       timeout     = local.step_timeout_seconds
       statements = [{
+        # One conditional PutItem claims the upload and writes the execution record; a
+        # refused claim returns the holder with the failure (no read).
         sid       = "ClaimUpload"
-        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        actions   = ["dynamodb:PutItem"]
         resources = [module.storage.table_arn]
       }]
     }
