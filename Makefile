@@ -42,9 +42,16 @@ package: $(STAMP) ## build dist/: one zip per function, the orchestrator, the la
 AWS_CALLS := out/iam/calls.json
 TF_AVAILABLE = command -v terraform >/dev/null 2>&1 && [ -d $(TF_PLUGIN_DIR)/registry.terraform.io/hashicorp/aws ]
 
-test: $(STAMP) tf-check-if-available ## run the test suite (unit, property, integration) and the IAM coverage check that CI runs
-	rm -f $(AWS_CALLS)
-	ALBUMS_AWS_CALLS_OUT=$(AWS_CALLS) $(VPY) -m pytest -m "not slow" -p no:cacheprovider
+# tf-check runs beside the suite, niced (pytest keeps about one core busy, terraform the other);
+# its output is shown when both have ended, and either failing fails the target.
+test: $(STAMP) ## run tf-check, the test suite (unit, property, integration) and the IAM coverage check, as CI does
+	@rm -f $(AWS_CALLS); mkdir -p out
+	@nice -n 15 $(MAKE) --no-print-directory tf-check-if-available > out/tf-check.log 2>&1 & tf_check=$$!; \
+	ALBUMS_AWS_CALLS_OUT=$(AWS_CALLS) $(VPY) -m pytest -m "not slow" -p no:cacheprovider && tests=0 || tests=$$?; \
+	wait $$tf_check && checks=0 || checks=$$?; \
+	echo "==> make tf-check (ran beside the tests)"; cat out/tf-check.log; \
+	if [ $$tests -ne 0 ]; then exit $$tests; fi; \
+	if [ $$checks -ne 0 ]; then echo "tf-check: FAILED (above)"; exit $$checks; fi
 	@if $(TF_AVAILABLE); then \
 		$(MAKE) --no-print-directory iam-coverage; \
 	else \

@@ -44,6 +44,7 @@ from scripts.iam_policy import (
     Statement,
     UnsupportedPolicyError,
     action_matches,
+    as_list,
     evaluate,
     resource_matches,
     statements,
@@ -360,11 +361,7 @@ def resource_statements(env: Environment, resource: str) -> list[Statement]:
 
 
 def _names(statement: Statement, resource: str) -> bool:
-    return any(resource_matches(str(p), resource) for p in _listed(statement.body.get("Resource")))
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [] if value is None else [value]
+    return any(resource_matches(str(p), resource) for p in as_list(statement.body.get("Resource")))
 
 
 def _permission_statement(permission: Resource, target: str) -> Statement:
@@ -531,9 +528,9 @@ def _fix(
         for s in candidates
         if s.effect == "Allow"
         and any(
-            str(a).lower().startswith(f"{prefix.lower()}:") for a in _listed(s.body.get("Action"))
+            str(a).lower().startswith(f"{prefix.lower()}:") for a in as_list(s.body.get("Action"))
         )
-        and any(resource_matches(str(p), request.resource) for p in _listed(s.body.get("Resource")))
+        and any(resource_matches(str(p), request.resource) for p in as_list(s.body.get("Resource")))
     ]
     if same_service:
         statement = same_service[0]
@@ -543,7 +540,7 @@ def _fix(
 
 def _mark_used(outcome: Outcome, decision: Decision, action: str) -> None:
     for statement in decision.allowed_by:
-        for pattern in _listed(statement.body.get("Action")):
+        for pattern in as_list(statement.body.get("Action")):
             if action_matches(str(pattern), action):
                 outcome.used.add((statement.where, statement.sid, str(pattern)))
 
@@ -608,7 +605,7 @@ def _check_principal(
     who = actor(env, name)
     outcome.calls += int(entry.get("calls", 0))
     for statement in who.identity:
-        for pattern in _listed(statement.body.get("Action")):
+        for pattern in as_list(statement.body.get("Action")):
             if statement.effect == "Allow" and _unknown_action(str(pattern), known):
                 outcome.problems.append(
                     f"{statement.where} statement {statement.sid!r}: {pattern} is not an IAM "
@@ -665,6 +662,28 @@ def check_environment(
     return outcome
 
 
+def coverage_by_principal(env: Environment, recording: Mapping[str, Any]) -> dict[str, Any]:
+    """Recorded calls per deployed principal: every function and the state machine.
+
+    A deployed function the suite never saw call AWS is listed with 0 calls (the price
+    estimator computes its estimate in-process), so the report covers every function.
+    """
+    recorded = recording.get("principals", {})
+    deployed = {
+        str(f.values.get("handler", "")).split(".", 1)[0]
+        for f in env.of_type("aws_lambda_function")
+    }
+    if env.of_type("aws_sfn_state_machine"):
+        deployed.add("state_machine")
+    return {
+        name: {
+            "calls": int(recorded.get(name, {}).get("calls", 0)),
+            "authorizations": len(recorded.get(name, {}).get("authorizations", [])),
+        }
+        for name in sorted(deployed | set(recorded))
+    }
+
+
 def unused_grants(env: Environment, outcome: Outcome) -> list[str]:
     """Role-policy grants (statement and action) that no recorded call needed."""
     unused = []
@@ -683,7 +702,7 @@ def unused_grants(env: Environment, outcome: Outcome) -> list[str]:
         for statement in statements(policy.address, json.loads(policy.values["policy"])):
             if statement.effect != "Allow":
                 continue
-            for pattern in _listed(statement.body.get("Action")):
+            for pattern in as_list(statement.body.get("Action")):
                 if str(pattern).startswith(RUNTIME_PREFIXES):
                     continue
                 if (statement.where, statement.sid, str(pattern)) not in outcome.used:
@@ -724,7 +743,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in unused:
             print(f"iam-coverage: unused [{name}] {line}")
         problems += outcome.denied + outcome.problems
+        principals = coverage_by_principal(env, recording)
+        silent = [who for who, seen in principals.items() if not seen["calls"]]
+        if silent:
+            print(f"iam-coverage: [{name}] no AWS calls recorded for: {', '.join(silent)}")
         report["environments"][name] = {
+            "principals": principals,
             "authorizations_checked": outcome.checked,
             "calls": outcome.calls,
             "distinct_actions": len(outcome.actions),
@@ -735,9 +759,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         for line in outcome.malformed:
             print(f"iam-coverage: note [{name}] {line}: not judged (see the source for why)")
-        principals = len(recording.get("principals", {}))
         print(
-            f"iam-coverage: [{name}] {outcome.calls} recorded calls of {principals} principals, "
+            f"iam-coverage: [{name}] {outcome.calls} recorded calls of {len(principals)} "
+            f"principals ({len(principals) - len(silent)} calling AWS), "
             f"{outcome.checked} authorizations checked ({len(outcome.actions)} distinct "
             f"actions), {len(outcome.denied)} not allowed, {len(unused)} unused grants"
         )

@@ -89,7 +89,8 @@ def statements(where: str, document: Mapping[str, Any]) -> list[Statement]:
     ]
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """Return a policy element's values as a list (IAM allows a single value or a list)."""
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
@@ -126,7 +127,7 @@ def _principal_matches(element: Any, principal: Principal) -> bool:
     if not isinstance(element, Mapping):
         raise UnsupportedPolicyError(f"Principal {element!r} is neither '*' nor a map")
     for kind, identifiers in element.items():
-        for identifier in _as_list(identifiers):
+        for identifier in as_list(identifiers):
             if kind == "AWS" and principal.kind == "AWS":
                 if identifier in ("*", principal.identifier, principal.account):
                     return True
@@ -188,7 +189,7 @@ def conditions_match(condition: Mapping[str, Any] | None, context: Mapping[str, 
     """Whether a statement's ``Condition`` block holds for the request ``context``."""
     if not condition:
         return True
-    lowered = {key.lower(): _as_list(value) for key, value in context.items()}
+    lowered = {key.lower(): as_list(value) for key, value in context.items()}
     for operator, tests in condition.items():
         match = _OPERATOR.match(operator)
         if match is None:
@@ -196,7 +197,7 @@ def conditions_match(condition: Mapping[str, Any] | None, context: Mapping[str, 
         name = match.group("name")
         for key, expected in tests.items():
             actual = lowered.get(key.lower())
-            wanted = [str(v) for v in _as_list(expected)]
+            wanted = [str(v) for v in as_list(expected)]
             if not _key_matches(
                 operator, name, wanted, [str(v) for v in actual] if actual else None
             ):
@@ -205,7 +206,7 @@ def conditions_match(condition: Mapping[str, Any] | None, context: Mapping[str, 
 
 
 def _any(patterns: Any, value: str, matcher: Any) -> bool:
-    return any(matcher(str(p), value) for p in _as_list(patterns))
+    return any(matcher(str(p), value) for p in as_list(patterns))
 
 
 def _action_applies(body: Mapping[str, Any], action: str) -> bool:

@@ -247,16 +247,23 @@ def render(env_root: Path, env: str, out: Path, artifacts: Path, port: int) -> d
         raise RenderError(f"{env}: not rendered: {', '.join(unknown)}")
     target = out / env
     target.mkdir(parents=True, exist_ok=True)
-    (target / "state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+    _write(target / "state.json", json.dumps(state, indent=1) + "\n")
     definitions = [
         r["values"]["definition"] for r in resources if r["type"] == "aws_sfn_state_machine"
     ]
     if len(definitions) != 1:
         raise RenderError(f"{env}: expected one state machine, found {len(definitions)}")
-    (target / "state_machine.asl.json").write_text(
-        json.dumps(json.loads(definitions[0]), indent=2) + "\n", encoding="utf-8"
+    _write(
+        target / "state_machine.asl.json", json.dumps(json.loads(definitions[0]), indent=2) + "\n"
     )
     return state
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` whole or not at all (readers may run while tf-check does)."""
+    temporary = path.with_suffix(f"{path.suffix}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
 
 
 def state_resources(state: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
