@@ -60,7 +60,7 @@ def principal_of_stack(frame: FrameType | None) -> str | None:
             return ORCHESTRATOR
         if _SFN_INTERPRETER in filename:
             return STATE_MACHINE
-        if filename.startswith(_TESTS_DIR) and depth > 0:
+        if filename.startswith(_TESTS_DIR):
             return None
         frame = frame.f_back
         depth += 1
