@@ -34,14 +34,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from albums.domain.vision import foundation_model_id, is_inference_profile
+
 ACCOUNT: Final = "123456789012"
 PARTITION: Final = "aws"
 #: The orchestrator's function name in local mode (``localmode.durable.FUNCTION_NAME``).
 LOCAL_ORCHESTRATOR: Final = "album-orchestrator"
 #: Local mode names the Step Functions pattern's functions ``sf-<name>``.
 LOCAL_FUNCTION_PREFIX: Final = "sf-"
-#: Inference profile ids start with a geography (``us.anthropic...``).
-PROFILE_PREFIXES: Final = ("us.", "eu.", "apac.", "global.", "jp.", "au.", "ca.")
 #: The example object a logical S3 resource stands for.
 EXAMPLE_OBJECT: Final = "example.jpg"
 
@@ -159,8 +159,8 @@ def _bedrock(operation: str, params: Mapping[str, Any], region: str) -> list[Aut
     model = str(params.get("modelId") or params["ModelId"])
     if model.startswith("arn:"):
         return [Authorization(action, model)]
-    if model.startswith(PROFILE_PREFIXES):
-        foundation = model.split(".", 1)[1]
+    if is_inference_profile(model):
+        foundation = foundation_model_id(model)
         return [
             Authorization(action, _arn("bedrock", region, f"inference-profile/{model}")),
             Authorization(

@@ -37,6 +37,7 @@ from typing import Any, Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from albums.domain.vision import foundation_model_id, is_inference_profile
 from scripts.iam_policy import (
     Decision,
     Principal,
@@ -59,7 +60,6 @@ REQUIRED: Final = REPO_ROOT / "terraform" / "required_permissions.json"
 ENVIRONMENTS: Final = ("dev", "prod")
 #: Every SDK call travels over TLS; bucket policies deny the others.
 SDK_CONTEXT: Final[Mapping[str, str]] = {"aws:SecureTransport": "true"}
-PROFILE_PREFIXES: Final = ("us.", "eu.", "apac.", "global.", "jp.", "au.", "ca.")
 #: How a principal's logical resources are found: the environment variable its code reads.
 ENV_BINDINGS: Final[Mapping[str, str]] = {
     "{table}": "TABLE_NAME",
@@ -214,8 +214,9 @@ def _model(env: Environment, who: Actor, name: str) -> str:
         raise CoverageError(f"{who.name} has no BEDROCK_MODEL_ID to bind {name}")
     if name == "{inference_profile}":
         return f"arn:{env.partition}:bedrock:{env.region}:{env.account}:inference-profile/{model}"
-    base = model.split(".", 1)[1] if model.startswith(PROFILE_PREFIXES) else model
-    return f"arn:{env.partition}:bedrock:{env.region}::foundation-model/{base}"
+    return (
+        f"arn:{env.partition}:bedrock:{env.region}::foundation-model/{foundation_model_id(model)}"
+    )
 
 
 def expand(who: Actor, logical: str) -> list[str]:
@@ -227,7 +228,7 @@ def expand(who: Actor, logical: str) -> list[str]:
     if logical != "{vision_model}":
         return [logical]
     model = _variables(who.function).get("BEDROCK_MODEL_ID", "")
-    if model.startswith(PROFILE_PREFIXES):
+    if is_inference_profile(model):
         return ["{inference_profile}", "{foundation_model}"]
     return ["{foundation_model}"]
 
@@ -342,11 +343,9 @@ def resource_statements(env: Environment, resource: str) -> list[Statement]:
         target = str(function.values["arn"])
         if permission.values.get("qualifier"):
             target = f"{target}:{permission.values['qualifier']}"
-        if resource in (target, f"{target}:*") or (
-            not permission.values.get("qualifier") and resource == target
-        ):
+        if resource == target:
             found.append(_permission_statement(permission, target))
-    for kind, _key in (("aws_sqs_queue_policy", "queue_url"), ("aws_sns_topic_policy", "arn")):
+    for kind in ("aws_sqs_queue_policy", "aws_sns_topic_policy"):
         for policy in env.of_type(kind):
             found += [
                 s

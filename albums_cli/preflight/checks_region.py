@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from albums.domain.vision import foundation_model_id, is_inference_profile
 from albums_cli.preflight.results import CheckResult, _attempt, _fail, _Failed, _ok
 
-#: Inference-profile prefixes, as in ``terraform/modules/album_registration/main.tf``.
-PROFILE_PREFIXES: Final = ("us.", "eu.", "apac.", "global.", "jp.", "au.", "ca.")
 #: Error codes of a durable API call the region does not know.
 _NOT_OFFERED: Final = frozenset(
     {
@@ -80,23 +79,6 @@ def check_durable_functions(
             "to the caller",
         )
     return _fail(name, f"ListDurableExecutionsByFunction failed: {response.message or 'error'}")
-
-
-def is_inference_profile(model_id: str) -> bool:
-    """Whether ``model_id`` names an inference profile (``us.``, ``eu.``... or its ARN)."""
-    return model_id.startswith(PROFILE_PREFIXES) or ":inference-profile/" in model_id
-
-
-def foundation_model_id(model_id: str) -> str:
-    """Return the foundation model a model id or inference profile routes to.
-
-    As Terraform derives it: a profile id without its geography prefix
-    (``us.anthropic.claude-...`` -> ``anthropic.claude-...``); an ARN's last part.
-    """
-    model = model_id.rsplit("/", 1)[-1] if model_id.startswith("arn:") else model_id
-    if model.startswith(PROFILE_PREFIXES):
-        return model.split(".", 1)[1]
-    return model
 
 
 def _check_profile(bedrock: Any, model_id: str, region: str) -> CheckResult | str:

@@ -24,6 +24,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError
 from botocore.stub import Stubber
 
+from albums.domain.vision import foundation_model_id
 from albums_cli.console import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
 from albums_cli.environment import ENVIRONMENTS_DIR
 from albums_cli.main import build_parser
@@ -37,7 +38,6 @@ from albums_cli.preflight.checks_region import (
     check_bedrock_access,
     check_bedrock_model,
     check_durable_functions,
-    foundation_model_id,
 )
 from albums_cli.preflight.cli import PreflightClients
 from albums_cli.preflight.iam import check_iam

@@ -46,6 +46,8 @@ from albums.domain.models import ALBUMS_PER_IMAGE, Album, check_year, clean_text
 #: A current Claude vision model, through its US cross-region inference profile. Every
 #: deployment sets its own through the ``BEDROCK_MODEL_ID`` environment variable.
 DEFAULT_MODEL_ID = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+#: The geographies an inference profile id starts with (as Terraform's module derives them).
+INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "global.", "jp.", "au.", "ca.")
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 #: Anthropic's recommended long edge: larger images are downscaled by the service anyway,
 #: costing latency and tokens for nothing.
@@ -96,6 +98,23 @@ _FENCE_OPEN = re.compile(r"```[ \t]*(?P<lang>[A-Za-z0-9_+-]*)[ \t]*\n?")
 _FENCE = "```"
 _TRUNCATED_STOPS = frozenset({"max_tokens", "model_context_window_exceeded"})
 _ALBUM_FIELDS = ("albumName", "artist", "year")
+
+
+def is_inference_profile(model_id: str) -> bool:
+    """Whether ``model_id`` names an inference profile (``us.``, ``eu.``... or its ARN)."""
+    return model_id.startswith(INFERENCE_PROFILE_PREFIXES) or ":inference-profile/" in model_id
+
+
+def foundation_model_id(model_id: str) -> str:
+    """Return the foundation model a model id or inference profile routes to.
+
+    As Terraform derives it: a profile id without its geography prefix
+    (``us.anthropic.claude-...`` -> ``anthropic.claude-...``); an ARN's last part.
+    """
+    model = model_id.rsplit("/", 1)[-1] if model_id.startswith("arn:") else model_id
+    if model.startswith(INFERENCE_PROFILE_PREFIXES):
+        return model.split(".", 1)[1]
+    return model
 
 
 @dataclass(frozen=True, slots=True)
