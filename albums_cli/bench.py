@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from albums.domain.models import ALBUMS_PER_IMAGE
+from albums.workflow_contract import Step
 from albums_cli.console import number_argument
 from albums_cli.dataset import (
     LDF,
@@ -90,8 +91,13 @@ class Goal:
 
 OVERHEAD_GOAL: Final = Goal("orchestration overhead ratio", 1.10, at_most=True, unit="")
 PARALLEL_GOAL: Final = Goal("parallel efficiency of the 6 price estimates", 0.9, False, "")
-TRANSITIONS_GOAL: Final = Goal("state transitions per workflow", 20, at_most=True, unit="")
-OPERATIONS_GOAL: Final = Goal("billable durable operations per workflow", 20, True, "")
+TRANSITIONS_GOAL: Final = Goal("state transitions per workflow", 14, at_most=True, unit="")
+OPERATIONS_GOAL: Final = Goal("billable durable operations per workflow", 16, True, "")
+#: One vision call, one notifier, six prices: the Lambdas where code must run, no more.
+LAMBDA_REQUESTS_GOAL: Final = Goal("Lambda requests per workflow", 8, at_most=True, unit="")
+TABLE_WRITE_INVOCATIONS_GOAL: Final = Goal(
+    "Lambda invocations for table writes per workflow", 0, at_most=True, unit=""
+)
 IMPORT_GOAL: Final = Goal("handler import, bytecode cached", 150, at_most=True, unit=" ms")
 FUNCTION_ZIP_GOAL: Final = Goal("function zip", 100 * KB, at_most=True, unit=" bytes")
 LAYER_GOAL: Final = Goal("layer zip", 20 * MB, at_most=True, unit=" bytes")
@@ -160,7 +166,7 @@ def workflow_figures(
     timed = [s.timings for s in data.samples if s.timings is not None]
     end_to_end = [t.duration_s for t in timed]
     active = [t.active_s for t in timed]
-    phases = [t.steps_s["estimate_prices"] for t in timed if "estimate_prices" in t.steps_s]
+    phases = [t.steps_s[Step.ESTIMATE_PRICES] for t in timed if Step.ESTIMATE_PRICES in t.steps_s]
     critical_path = vision_latency_s + price_latency_s
     active_median = _median(active)
     phase_median = _median(phases)
@@ -191,6 +197,7 @@ def workflow_figures(
         ),
         "six_calls_one_after_the_other_s": round(ALBUMS_PER_IMAGE * price_latency_s, 4),
         orchestration_key: figures[orchestration_key],
+        "lambda_requests_per_workflow": figures["lambda_requests_per_workflow"],
         "lambda_gb_seconds_per_workflow": figures["lambda_gb_seconds_per_workflow"],
         "cost_per_1m_usd": round(figures["cost_per_1k_usd"]["total"] * 1000, 2),
         "cost_per_1m_usd_breakdown": {
@@ -200,6 +207,9 @@ def workflow_figures(
     }
     if data.pattern is SF:
         result["price_lambda_run_s_median"] = figures.get("estimate_run_s_median")
+        result["lambda_invocations_for_table_writes_per_workflow"] = figures.get(
+            "lambda_invocations_for_table_writes_per_workflow"
+        )
     else:
         result["replays_per_workflow"] = figures["replays_per_workflow"]
     return result
@@ -413,6 +423,18 @@ def build_results(
             OPERATIONS_GOAL, LDF.value, patterns[LDF.value]["durable_operations_per_workflow"]
         )
     )
+    goals.append(
+        _goal_entry(
+            LAMBDA_REQUESTS_GOAL, SF.value, patterns[SF.value]["lambda_requests_per_workflow"]
+        )
+    )
+    goals.append(
+        _goal_entry(
+            TABLE_WRITE_INVOCATIONS_GOAL,
+            SF.value,
+            patterns[SF.value].get("lambda_invocations_for_table_writes_per_workflow"),
+        )
+    )
     goals += [_goal_entry(IMPORT_GOAL, m, figures["median_ms"]) for m, figures in imports.items()]
     for artifact in artifacts:
         goal = LAYER_GOAL if artifact["kind"] == "layer" else FUNCTION_ZIP_GOAL
@@ -479,7 +501,19 @@ def print_table(results: Mapping[str, Any], out: TextIO) -> None:
         "transitions / billable durable ops",
         judged(TRANSITIONS_GOAL, SF.value),
         judged(OPERATIONS_GOAL, LDF.value),
-        TRANSITIONS_GOAL.describe(),
+        f"{TRANSITIONS_GOAL.describe()} / {OPERATIONS_GOAL.describe()}",
+    )
+    row(
+        "Lambda requests per workflow",
+        judged(LAMBDA_REQUESTS_GOAL, SF.value),
+        ldf["lambda_requests_per_workflow"],
+        LAMBDA_REQUESTS_GOAL.describe(),
+    )
+    row(
+        "Lambda invocations for table writes",
+        judged(TABLE_WRITE_INVOCATIONS_GOAL, SF.value),
+        "-",
+        TABLE_WRITE_INVOCATIONS_GOAL.describe(),
     )
     row("cost per 1M workflows (USD)", sf["cost_per_1m_usd"], ldf["cost_per_1m_usd"])
     print(f"\n{'handler import, median ms (no bytecode)':46}{'':28}  goal", file=out)

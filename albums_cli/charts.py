@@ -45,9 +45,9 @@ def _save(figure: Any, path: Path) -> Path:
 
 
 def _step_order(report: Mapping[str, Any]) -> list[str]:
-    from albums.domain.step_timing import WorkflowStep  # noqa: PLC0415
+    from albums.domain.step_timing import TIMED_STEPS  # noqa: PLC0415
 
-    known = [step.value for step in WorkflowStep] + ["review_wait"]
+    known = [*TIMED_STEPS, "review_wait"]
     present = set()
     for key, _ in _PATTERNS:
         present.update(report["patterns"][key]["per_step_s"])

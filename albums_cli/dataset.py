@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
+from albums.adapters.stepfunctions import count_table_write_invocations
 from albums.domain import keys
 from albums.domain.cost import (
     PriceTable,
@@ -128,6 +129,10 @@ class ExecutionSample:
         Lambda GB-seconds of this execution when known per execution, else ``None``.
     request_units
         Estimated DynamoDB request units of its items.
+    table_write_invocations
+        Step Functions: Lambda invocations made for steps that only write the table, counted
+        from the history (``None`` without one, and for the durable pattern, whose one
+        function runs every step).
     """
 
     execution_id: str
@@ -142,6 +147,7 @@ class ExecutionSample:
     lambda_requests: int | None = None
     lambda_gb_seconds: Decimal | None = None
     request_units: RequestUnits | None = None
+    table_write_invocations: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +234,7 @@ def _step_functions_figures(
     return {
         "orchestration_units": count_state_transitions(history) if history else recorded or 0,
         "lambda_requests": metrics.extra.get("LambdaInvocations") if metrics else None,
+        "table_write_invocations": (count_table_write_invocations(history) if history else None),
     }
 
 

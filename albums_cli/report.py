@@ -32,7 +32,8 @@ from albums.domain.cost import (
     workflow_cost,
 )
 from albums.domain.models import ExecutionStatus
-from albums.domain.step_timing import WorkflowStep
+from albums.domain.step_timing import TIMED_STEPS
+from albums.workflow_contract import Step
 from albums_cli.dataset import (
     LABELS,
     LDF,
@@ -141,9 +142,9 @@ def _per_step(samples: Sequence[ExecutionSample]) -> dict[str, float]:
             continue
         for step, seconds in sample.timings.steps_excluding_review_s.items():
             collected.setdefault(step, []).append(seconds)
-        if sample.timings.review_wait_s or WorkflowStep.HUMAN_VALIDATION in sample.timings.steps_s:
+        if sample.timings.review_wait_s or Step.WAIT_FOR_VALIDATION in sample.timings.steps_s:
             collected.setdefault(REVIEW_WAIT, []).append(sample.timings.review_wait_s)
-    order = [step.value for step in WorkflowStep] + [REVIEW_WAIT]
+    order = [*TIMED_STEPS, REVIEW_WAIT]
     return {
         step: round(statistics.median(collected[step]), 4) for step in order if step in collected
     }
@@ -184,6 +185,12 @@ def pattern_figures(data: PatternData, prices: PriceTable) -> dict[str, Any]:
     if data.pattern is SF:
         figures["transitions_per_workflow"] = _mean(units)
         figures["estimate_run_s_median"] = _seconds(percentile(estimates, 50))
+        counted = [
+            s.table_write_invocations for s in samples if s.table_write_invocations is not None
+        ]
+        figures["lambda_invocations_for_table_writes_per_workflow"] = (
+            _mean([float(n) for n in counted]) if counted else None
+        )
     else:
         figures["durable_operations_per_workflow"] = _mean(units)
         figures["replays_per_workflow"] = _mean([float(s.replays) for s in samples])

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from albums.domain.step_timing import WorkflowStep
+from albums.domain.step_timing import TIMED_STEPS
+from albums.workflow_contract import Step
 from albums_cli.dataset import LABELS, LDF, SF, ran_at_once
 
 #: The per-step entry that holds the reviewer's time (not a workflow step of its own).
@@ -58,6 +59,11 @@ def _side_by_side(sf: Mapping[str, Any], ldf: Mapping[str, Any]) -> list[str]:
             _fmt(ldf["lambda_requests_per_workflow"], 1),
         ),
         _row(
+            "Lambda invocations for table writes per workflow",
+            _fmt(sf.get("lambda_invocations_for_table_writes_per_workflow"), 1),
+            "-",
+        ),
+        _row(
             "Lambda GB-seconds per workflow",
             _fmt(sf["lambda_gb_seconds_per_workflow"], 3),
             _fmt(ldf["lambda_gb_seconds_per_workflow"], 3),
@@ -72,7 +78,7 @@ def _side_by_side(sf: Mapping[str, Any], ldf: Mapping[str, Any]) -> list[str]:
 
 
 def _per_step_table(sf: Mapping[str, Any], ldf: Mapping[str, Any]) -> list[str]:
-    steps = [s for s in [*[w.value for w in WorkflowStep], REVIEW_WAIT] if s in sf or s in ldf]
+    steps = [s for s in [*TIMED_STEPS, REVIEW_WAIT] if s in sf or s in ldf]
     lines = ["| step (median s) | Step Functions | durable functions |", "|---|---:|---:|"]
     lines += [_row(step, _fmt(sf.get(step), 3), _fmt(ldf.get(step), 3)) for step in steps]
     return lines
@@ -142,8 +148,7 @@ def _drivers(report: Mapping[str, Any]) -> list[str]:
         f"{ldf['dynamodb_write_units_per_workflow']:.0f} write units per workflow).",
     ]
     steps = {
-        step: (sf["per_step_s"].get(step), ldf["per_step_s"].get(step))
-        for step in [w.value for w in WorkflowStep]
+        step: (sf["per_step_s"].get(step), ldf["per_step_s"].get(step)) for step in TIMED_STEPS
     }
     gaps = sorted(
         (
@@ -162,7 +167,7 @@ def _drivers(report: Mapping[str, Any]) -> list[str]:
             "the reviewer differs by design: Step Functions keeps the waiting state and "
             "resumes it when the task token is answered; the durable function ends its "
             "invocation and the answer starts a new one that replays the handler up to "
-            "the wait (human_validation holds that resume, the review wait itself is "
+            "the wait (WaitForValidation holds that resume, the review wait itself is "
             "reported apart)."
         )
     return lines
@@ -181,7 +186,7 @@ def _price_phase_lines(report: Mapping[str, Any]) -> list[str]:
         ]
     lines = []
     for key, label in ((SF.value, LABELS[SF]), (LDF.value, LABELS[LDF])):
-        phase = report["patterns"][key]["per_step_s"].get(WorkflowStep.ESTIMATE_PRICES.value)
+        phase = report["patterns"][key]["per_step_s"].get(Step.ESTIMATE_PRICES.value)
         if phase is None:
             continue
         how = "at once" if ran_at_once(phase, call) else "one after the other"

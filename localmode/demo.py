@@ -375,6 +375,10 @@ def _wait_for_every_end(
 # --- output -----------------------------------------------------------------------------
 
 
+def _one_decimal(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def print_summary(run: LocalRun, out: TextIO) -> None:
     """Print the side-by-side table from the report, and where the report is."""
     report = run.report
@@ -400,6 +404,16 @@ def print_summary(run: LocalRun, out: TextIO) -> None:
             f"{ldf['durable_operations_per_workflow']:.1f}",
         ),
         ("replays per run", "-", f"{ldf['replays_per_workflow']:.1f}"),
+        (
+            "Lambda requests per run",
+            f"{sf['lambda_requests_per_workflow']:.1f}",
+            f"{ldf['lambda_requests_per_workflow']:.1f}",
+        ),
+        (
+            "Lambda invocations for table writes",
+            _one_decimal(sf.get("lambda_invocations_for_table_writes_per_workflow")),
+            "-",
+        ),
         (
             "Lambda GB-s per run",
             f"{sf['lambda_gb_seconds_per_workflow']:.3f}",

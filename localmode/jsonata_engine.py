@@ -172,8 +172,8 @@ def _random(*args: Any) -> float:
     """
     (seed,) = _arguments("random", args, 0, optional=1)
     if seed is None:
-        return random.random()  # noqa: S311 - JSONata's $random is no cryptographic source
-    return random.Random(_integer("random", "the seed", seed)).random()  # noqa: S311
+        return random.random()  # noqa: S311  # nosec B311  # JSONata's $random is no cryptographic source
+    return random.Random(_integer("random", "the seed", seed)).random()  # noqa: S311  # nosec B311  # the same, seeded
 
 
 def _uuid(*args: Any) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 from albums.adapters import clients
 from albums.adapters.repository import AlbumRepository
@@ -51,6 +51,11 @@ def _dummy_zip() -> bytes:
     return buffer.getvalue()
 
 
+#: Resource names of a local stack unless given (local-only names).
+DEFAULT_TABLE_NAME: Final = "albums-local"
+DEFAULT_UPLOADS_BUCKET: Final = "album-uploads-local"
+
+
 class LocalStack:
     """Everything both patterns need, in this process, with no AWS account.
 
@@ -67,8 +72,8 @@ class LocalStack:
     def __init__(
         self,
         *,
-        table_name: str = "albums-local",
-        bucket: str = "album-uploads-local",
+        table_name: str = DEFAULT_TABLE_NAME,
+        bucket: str = DEFAULT_UPLOADS_BUCKET,
         validation_timeout_seconds: int = 3600,
         vision: StandInBedrock | None = None,
     ) -> None:

@@ -16,6 +16,9 @@
   (``retrier_decl.time``; scaled, zero by default), ``SendTaskFailure`` (moto drops
   ``cause``; the reviewer's reason must reach the ``Catch``) and the heartbeat wait of
   ``.waitForTaskToken`` (an answer sent before moto starts waiting was ignored);
+- evaluates JSONata (``"QueryLanguage": "JSONata"``) while active with
+  :func:`localmode.jsonata_engine.jsonata_engine`, whose moto patches are smoke-tested in
+  ``tests/unit/test_localmode_jsonata.py``;
 - on exit stops every execution still running and waits for moto's worker threads, so
   no thread outlives the mock.
 """
@@ -38,8 +41,10 @@ from albums.domain.cost import count_state_transitions
 from albums.domain.models import AlbumCorrection, TaskStatus, WorkflowType
 from albums.domain.records import ValidationTask
 from albums.workflow import REJECTION_ERROR, ValidationDecision
+from albums.workflow_contract import asl_retry_variables
+from localmode.jsonata_engine import jsonata_engine
 from localmode.pricing import ProgrammablePriceSource
-from localmode.stack import ACCOUNT, REGION, LocalStack
+from localmode.stack import ACCOUNT, DEFAULT_TABLE_NAME, DEFAULT_UPLOADS_BUCKET, REGION, LocalStack
 from localmode.templatefile import STATE_MACHINE_TEMPLATE, TemplateValue, render_file
 
 PATTERN: Final = WorkflowType.STEP_FUNCTIONS
@@ -49,11 +54,10 @@ _ROLE_ARN: Final = f"arn:aws:iam::{ACCOUNT}:role/album-registration-states-local
 _POLL_SECONDS: Final = 0.02
 LOGGER = logging.getLogger(__name__)
 
-#: Template variable of each Lambda's ARN, by function name.
+#: Template variable of each Lambda's ARN, by function name: the three steps where code
+#: must run. Every table write is a direct DynamoDB integration of the state machine.
 FUNCTION_VARIABLES: Final[Mapping[str, str]] = {
-    "accept_upload": "accept_upload_arn",
     "image_processor": "image_processor_arn",
-    "workflow_store": "workflow_store_arn",
     "validation_notifier": "validation_notifier_arn",
     "price_estimator": "price_estimator_arn",
 }
@@ -74,13 +78,18 @@ def template_variables(
     timeout_seconds: int,
     heartbeat_seconds: int | None = None,
     execution_timeout_seconds: int = DEFAULT_EXECUTION_TIMEOUT_SECONDS,
+    table_name: str = DEFAULT_TABLE_NAME,
+    uploads_bucket: str = DEFAULT_UPLOADS_BUCKET,
 ) -> dict[str, TemplateValue]:
     """Return every variable of the ASL template (what Terraform passes too).
 
     ``heartbeat_seconds`` ``None`` (the default, as in Terraform) renders no
     ``HeartbeatSeconds``: nothing sends heartbeats, so only ``TimeoutSeconds`` ends the
     review wait. ``execution_timeout_seconds`` is the definition's top-level
-    ``TimeoutSeconds``.
+    ``TimeoutSeconds``. ``table_name`` is the table the direct integrations write,
+    ``uploads_bucket`` the only bucket the accept rules take uploads from. The retry
+    policies come from the workflow contract (:func:`albums.workflow_contract.asl_retry_variables`),
+    as Terraform reads them from the same file.
     """
     missing = set(FUNCTION_VARIABLES) - set(function_arns)
     if missing:
@@ -99,6 +108,9 @@ def template_variables(
     variables["validation_timeout_seconds"] = timeout_seconds
     variables["validation_heartbeat_seconds"] = heartbeat_seconds
     variables["execution_timeout_seconds"] = execution_timeout_seconds
+    variables["table_name"] = table_name
+    variables["uploads_bucket"] = uploads_bucket
+    variables.update(asl_retry_variables())
     return variables
 
 
@@ -108,8 +120,10 @@ def render_definition(
     timeout_seconds: int,
     heartbeat_seconds: int | None = None,
     execution_timeout_seconds: int = DEFAULT_EXECUTION_TIMEOUT_SECONDS,
+    table_name: str = DEFAULT_TABLE_NAME,
+    uploads_bucket: str = DEFAULT_UPLOADS_BUCKET,
 ) -> str:
-    """Render the state machine definition for these functions and timeouts."""
+    """Render the state machine definition for these functions, timeouts and resources."""
     return render_file(
         STATE_MACHINE_TEMPLATE,
         template_variables(
@@ -117,6 +131,8 @@ def render_definition(
             timeout_seconds=timeout_seconds,
             heartbeat_seconds=heartbeat_seconds,
             execution_timeout_seconds=execution_timeout_seconds,
+            table_name=table_name,
+            uploads_bucket=uploads_bucket,
         ),
     )
 
@@ -282,6 +298,7 @@ class StepFunctionsPattern:
             self.retry_sleeps = self._exit.enter_context(scaled_retry_sleep(self.retry_sleep_scale))
             self._exit.enter_context(send_task_failure_keeps_cause())
             self._exit.enter_context(early_answers_kept())
+            self._exit.enter_context(jsonata_engine())
             self._exit.callback(self.stop_all)
             self._install()
         except BaseException:
@@ -299,17 +316,13 @@ class StepFunctionsPattern:
 
     def _handlers(self) -> dict[str, Callable[[Any, Any], Any]]:
         # Imported here: function folders are on the path in tests and local mode only.
-        from accept_upload import handler as accept_upload  # noqa: PLC0415
         from image_processor import handler as image_processor  # noqa: PLC0415
         from price_estimator import handler as price_estimator  # noqa: PLC0415
         from validation_notifier import handler as validation_notifier  # noqa: PLC0415
-        from workflow_store import handler as workflow_store  # noqa: PLC0415
 
         prices = self.prices
         return {
-            "accept_upload": accept_upload.handler,
             "image_processor": image_processor.handler,
-            "workflow_store": workflow_store.handler,
             "validation_notifier": self._notifier(validation_notifier.handler),
             "price_estimator": lambda event, _context: price_estimator.estimate(event, prices),
         }
@@ -322,6 +335,8 @@ class StepFunctionsPattern:
             timeout_seconds=self.timeout_seconds,
             heartbeat_seconds=self.heartbeat_seconds,
             execution_timeout_seconds=self.execution_timeout_seconds,
+            table_name=self.stack.table_name,
+            uploads_bucket=self.stack.bucket,
         )
         created = self.stack.stepfunctions.create_state_machine(
             name=STATE_MACHINE_NAME,

@@ -1,16 +1,19 @@
-"""How the durable orchestrator runs: operation names, retry strategies, the review timeout.
+"""How the durable orchestrator runs: retry strategies per step, the review timeout.
 
-Every durable operation has a fixed name (:class:`Operation`): names are what replay
-matches checkpoints against and what the execution history shows, so they never change
-for executions in flight. Retry strategies are explicit (the SDK's default would retry
-any error 6 times) and retry only :class:`~albums.domain.errors.TransientError`.
+Every durable operation is named after its :class:`~albums.workflow_contract.Step`: names
+are what replay matches checkpoints against and what the execution history shows, so they
+never change for executions in flight. Retry strategies are explicit (the SDK's default
+would retry any error 6 times) and come from the workflow contract file the state
+machine's retriers are rendered from too (:mod:`albums.workflow_contract`): each step's
+policy, retrying only that policy's :class:`~albums.domain.errors.TransientError` classes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Final
 
 from aws_durable_execution_sdk_python.config import Duration, JitterStrategy
 from aws_durable_execution_sdk_python.retries import (
@@ -19,44 +22,34 @@ from aws_durable_execution_sdk_python.retries import (
     create_retry_strategy,
 )
 
-from albums.domain.errors import ConfigurationError, TransientError
+from albums import workflow_contract
+from albums.domain.errors import ConfigurationError
 from albums.settings import (
     DEFAULT_VALIDATION_TIMEOUT_SECONDS,
     MAX_VALIDATION_TIMEOUT_SECONDS,
     Settings,
 )
+from albums.workflow_contract import RetrySpec, Step, WorkflowContract
 
 RetryStrategy = Callable[[Exception, int], RetryDecision]
 
-
-class Operation(StrEnum):
-    """Names of the orchestrator's durable operations (the execution history shows them)."""
-
-    ACCEPT_UPLOAD = "AcceptUpload"
-    PROCESS_IMAGE = "ProcessImage"
-    STORE_INITIAL_DATA = "StoreInitialData"
-    HUMAN_VALIDATION = "HumanValidation"
-    APPLY_VALIDATION = "ApplyValidation"
-    REJECT_EXECUTION = "RejectExecution"
-    ESTIMATE_PRICES = "EstimatePrices"
-    ESTIMATE_PRICE = "EstimatePrice"
-    STORE_RESULTS = "StoreResults"
-    RECORD_FAILURE = "RecordFailure"
-
-    def for_album(self, index: int) -> str:
-        """Return the per-album name, e.g. ``EstimatePrice-3``."""
-        return f"{self.value}-{index}"
+#: Local mode's retry jitter (:meth:`OrchestratorConfig.local`): the testing runner skips
+#: retry delays, but a jittered delay in a map branch can stall its clock for seconds;
+#: without jitter every run is repeatable.
+LOCAL_RETRY_JITTER: Final = JitterStrategy.NONE
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff for one kind of step, on transient errors only.
+    """Exponential backoff for one step, on the given transient errors only.
+
+    Built from the workflow contract (:meth:`from_contract`); the fields are the SDK's.
 
     Parameters
     ----------
     max_attempts
-        Attempts in all, the first one included (1..10). The default, 4, is DESIGN.md's
-        "retry 3 times" and the state machine's ``MaxAttempts: 3`` (which counts retries).
+        Attempts in all, the first one included (1..10): the contract's ``retries`` + 1
+        (ASL ``MaxAttempts`` counts retries).
     initial_delay_seconds
         Wait before the first retry (the SDK's unit is whole seconds, at least 1).
     backoff_rate
@@ -64,16 +57,17 @@ class RetryPolicy:
     max_delay_seconds
         Longest wait.
     jitter
-        ``FULL`` spreads retries of many executions apart; tests use ``NONE`` (the
-        testing runner skips retry delays, but a jittered delay in a parallel branch can
-        stall its clock).
+        ``FULL`` spreads retries of many executions apart; ``NONE`` waits exactly.
+    error_types
+        The errors retried (instances of these classes); any other error fails the step.
     """
 
-    max_attempts: int = 4
-    initial_delay_seconds: int = 2
-    backoff_rate: float = 2.0
-    max_delay_seconds: int = 60
-    jitter: JitterStrategy = JitterStrategy.FULL
+    max_attempts: int
+    initial_delay_seconds: int
+    backoff_rate: float
+    max_delay_seconds: int
+    jitter: JitterStrategy
+    error_types: tuple[type[Exception], ...]
 
     def __post_init__(self) -> None:
         for name, low, high in (
@@ -88,10 +82,27 @@ class RetryPolicy:
             raise ConfigurationError("backoff_rate must be a number")
         if not 1.0 <= self.backoff_rate <= 10.0:
             raise ConfigurationError("backoff_rate must be within 1..10")
+        if not self.error_types or not all(
+            isinstance(error, type) and issubclass(error, Exception) for error in self.error_types
+        ):
+            raise ConfigurationError("error_types must be a non-empty tuple of exception classes")
         object.__setattr__(self, "jitter", JitterStrategy(self.jitter))
+        object.__setattr__(self, "error_types", tuple(self.error_types))
+
+    @classmethod
+    def from_contract(cls, spec: RetrySpec) -> RetryPolicy:
+        """Return the durable policy of one contract policy (``$.policies.<name>``)."""
+        return cls(
+            max_attempts=spec.retries + 1,
+            initial_delay_seconds=spec.interval_seconds,
+            backoff_rate=spec.backoff_rate,
+            max_delay_seconds=spec.max_delay_seconds,
+            jitter=JitterStrategy(spec.jitter.value),
+            error_types=spec.error_types,
+        )
 
     def strategy(self) -> RetryStrategy:
-        """Return the SDK retry strategy: retry ``TransientError`` only, with backoff."""
+        """Return the SDK retry strategy: retry :attr:`error_types` only, with backoff."""
         return create_retry_strategy(
             RetryStrategyConfig(
                 max_attempts=self.max_attempts,
@@ -101,9 +112,14 @@ class RetryPolicy:
                 jitter_strategy=self.jitter,
                 # An empty message list: match on the error type alone.
                 retryable_errors=[],
-                retryable_error_types=[TransientError],
+                retryable_error_types=list(self.error_types),
             )
         )
+
+
+def _packaged_contract() -> WorkflowContract:
+    # Looked up on the module when called, so a test can swap the loaded contract.
+    return workflow_contract.load_contract()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,18 +130,19 @@ class OrchestratorConfig:
     ----------
     validation_timeout_seconds
         How long the reviewer has; then the workflow continues with the original data.
-    vision_retry
-        Retries of ``ProcessImage`` (3 retries, exponential).
-    price_retry
-        Retries of each ``EstimatePrice-n`` (3 retries, exponential).
-    store_retry
-        Retries of the DynamoDB steps (throttling).
+    contract
+        Where each step's retry policy comes from (default: the packaged contract file,
+        the one the state machine's retriers are rendered from).
+    retry_jitter_override
+        ``None`` keeps each policy's jitter; a strategy here replaces it in every policy
+        (local mode: :data:`LOCAL_RETRY_JITTER`, see :meth:`local`). Nothing else of the
+        contract can be overridden.
     """
 
     validation_timeout_seconds: int = DEFAULT_VALIDATION_TIMEOUT_SECONDS
-    vision_retry: RetryPolicy = RetryPolicy()
-    price_retry: RetryPolicy = RetryPolicy()
-    store_retry: RetryPolicy = RetryPolicy(initial_delay_seconds=1)
+    contract: WorkflowContract = field(default_factory=_packaged_contract)
+    retry_jitter_override: JitterStrategy | None = None
+    _retries: Mapping[Step, RetryPolicy] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         timeout = self.validation_timeout_seconds
@@ -135,6 +152,23 @@ class OrchestratorConfig:
             raise ConfigurationError(
                 f"validation_timeout_seconds must be 1..{MAX_VALIDATION_TIMEOUT_SECONDS}"
             )
+        jitter = self.retry_jitter_override
+        if jitter is not None:
+            try:
+                jitter = JitterStrategy(jitter)
+            except ValueError:
+                raise ConfigurationError(f"unknown retry jitter override {jitter!r}") from None
+            object.__setattr__(self, "retry_jitter_override", jitter)
+        retries: dict[Step, RetryPolicy] = {}
+        for step in Step:
+            spec = self.contract.retry_of(step)
+            if spec is None:
+                continue
+            policy = RetryPolicy.from_contract(spec)
+            if jitter is not None:
+                policy = replace(policy, jitter=jitter)
+            retries[step] = policy
+        object.__setattr__(self, "_retries", MappingProxyType(retries))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OrchestratorConfig:
@@ -143,18 +177,46 @@ class OrchestratorConfig:
 
     @classmethod
     def local(cls, validation_timeout_seconds: int = 2) -> OrchestratorConfig:
-        """Return the local-mode configuration: no retry jitter, a given review timeout.
+        """Return the local-mode configuration: the contract's retries without jitter.
 
-        The testing runner skips retry delays, but a jittered delay in a map branch can
-        stall its clock for seconds; without jitter every run is repeatable.
+        The one override: every policy's jitter becomes :data:`LOCAL_RETRY_JITTER`
+        (``NONE``). The testing runner skips retry delays, but a jittered delay in a map
+        branch can stall its clock for seconds; without jitter every run is repeatable.
+        Attempts, intervals, backoff and the errors retried stay the contract's.
         """
-        policy = RetryPolicy(initial_delay_seconds=1, jitter=JitterStrategy.NONE)
         return cls(
             validation_timeout_seconds=validation_timeout_seconds,
-            vision_retry=policy,
-            price_retry=policy,
-            store_retry=policy,
+            retry_jitter_override=LOCAL_RETRY_JITTER,
         )
+
+    def retry_policy(self, step: Step) -> RetryPolicy:
+        """Return the retry policy of ``step`` (from the contract, override applied).
+
+        Raises
+        ------
+        ConfigurationError
+            The contract gives ``step`` no policy (the map: its branches' steps retry).
+        """
+        try:
+            return self._retries[Step(step)]
+        except KeyError:
+            raise ConfigurationError(
+                f"the workflow contract gives {step} no retry policy"
+            ) from None
+
+    def retry_strategy(self, step: Step) -> RetryStrategy:
+        """Return the SDK retry strategy of ``step`` (see :meth:`retry_policy`)."""
+        return self.retry_policy(step).strategy()
+
+    @property
+    def vision_retry(self) -> RetryPolicy:
+        """The retry policy of ``ProcessImage``."""
+        return self.retry_policy(Step.PROCESS_IMAGE)
+
+    @property
+    def price_retry(self) -> RetryPolicy:
+        """The retry policy of each ``EstimatePrice-n``."""
+        return self.retry_policy(Step.ESTIMATE_PRICE)
 
     def describe(self) -> Mapping[str, object]:
         """Return the configuration as plain JSON (for logs)."""
@@ -162,4 +224,7 @@ class OrchestratorConfig:
             "validationTimeoutSeconds": self.validation_timeout_seconds,
             "visionMaxAttempts": self.vision_retry.max_attempts,
             "priceMaxAttempts": self.price_retry.max_attempts,
+            "retryJitterOverride": (
+                None if self.retry_jitter_override is None else str(self.retry_jitter_override)
+            ),
         }

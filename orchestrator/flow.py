@@ -6,10 +6,10 @@ Each business step of DESIGN.md runs inside a named durable step and calls the s
 Happy path, 16 billable durable operations by the published metering::
 
     start                                   1
-    AcceptUpload (step)                     1
+    AcceptUpload (step)                     1   the upload claim
     ProcessImage (step, 3 retries)          1
     StoreInitialData (step)                 1   one transaction: record + 6 albums
-    HumanValidation (wait_for_callback)     3
+    WaitForValidation (wait_for_callback)   3
     ApplyValidation (step)                  1
     EstimatePrices (map, FLAT)              1   branches are virtual: +0
       EstimatePrice-1..6 (steps)            6
@@ -58,7 +58,12 @@ from aws_durable_execution_sdk_python.types import WaitForCallbackContext
 
 from albums import workflow
 from albums.domain import keys
-from albums.domain.errors import AlbumRegistrationError, ExecutionNotFoundError
+from albums.domain.errors import (
+    AlbumRegistrationError,
+    ExecutionNotFoundError,
+    InvalidS3KeyError,
+    InvalidUploadEventError,
+)
 from albums.domain.keys import UploadRef
 from albums.domain.models import (
     ALBUMS_PER_IMAGE,
@@ -70,7 +75,8 @@ from albums.domain.models import (
 )
 from albums.domain.records import to_plain
 from albums.observability import durable_logger, get_logger
-from orchestrator.config import Operation, OrchestratorConfig
+from albums.workflow_contract import Step
+from orchestrator.config import OrchestratorConfig
 from orchestrator.dependencies import PATTERN, Dependencies
 
 #: Longest error message kept in a step's result or a failure record.
@@ -218,9 +224,21 @@ def store_results(
 
 @durable_step
 def record_failure(
-    step: StepContext, deps: Dependencies, execution_id: str, failure: dict[str, str]
+    step: StepContext,
+    deps: Dependencies,
+    execution_id: str,
+    failure: dict[str, str],
+    event: dict[str, Any],
 ) -> None:
-    """Mark the execution ``failed`` with the error name, its message and the step."""
+    """Mark the execution ``failed`` with the error name, its message and the step.
+
+    The execution record comes with the initial data; a failure before that creates it
+    as failed, from the upload the trigger event names (as the state machine does).
+    """
+    try:
+        upload = keys.parse_object_created_event(event, uploads_bucket=deps.uploads_bucket)
+    except (InvalidS3KeyError, InvalidUploadEventError):
+        upload = None
     try:
         workflow.record_failure(
             deps.repository,
@@ -228,9 +246,10 @@ def record_failure(
             error=failure["error"],
             cause=failure["cause"],
             step=failure["step"],
+            upload=upload,
         )
     except ExecutionNotFoundError:
-        # The failure came before the execution record existed: the logs have it.
+        # No record and no valid upload to create one for: the logs have it.
         step.logger.warning("no execution record to mark failed")
 
 
@@ -249,7 +268,7 @@ class _Execution:
     deps: Dependencies
     config: OrchestratorConfig
     execution_id: str
-    operation: str = Operation.ACCEPT_UPLOAD.value
+    operation: str = Step.ACCEPT_UPLOAD.value
 
 
 def run_workflow(
@@ -283,39 +302,40 @@ def run_workflow(
         }
         context.logger.error("execution failed", extra={**failure, "executionId": execution_id})
         context.step(
-            record_failure(deps, execution_id, failure),
-            name=Operation.RECORD_FAILURE,
-            config=StepConfig(retry_strategy=config.store_retry.strategy()),
+            record_failure(deps, execution_id, failure, event),
+            name=Step.RECORD_FAILURE,
+            config=_retried(config, Step.RECORD_FAILURE),
         )
         raise
 
 
 def _run(event: dict[str, Any], run: _Execution) -> dict[str, Any]:
     context, deps, config, execution_id = run.context, run.deps, run.config, run.execution_id
-    store = StepConfig(retry_strategy=config.store_retry.strategy())
     accepted = context.step(
-        accept_upload(deps, event, execution_id), name=Operation.ACCEPT_UPLOAD, config=store
+        accept_upload(deps, event, execution_id),
+        name=Step.ACCEPT_UPLOAD,
+        config=_retried(config, Step.ACCEPT_UPLOAD),
     )
     if accepted["status"] != workflow.AcceptStatus.ACCEPTED:
         context.logger.info("no workflow for this event", extra={"accept": accepted["status"]})
         return _outcome(execution_id, accepted["status"], accept=accepted)
     upload = accepted["upload"]
 
-    run.operation = Operation.PROCESS_IMAGE
+    run.operation = Step.PROCESS_IMAGE
     albums = context.step(
         process_image(deps, upload),
-        name=Operation.PROCESS_IMAGE,
-        config=StepConfig(retry_strategy=config.vision_retry.strategy()),
+        name=Step.PROCESS_IMAGE,
+        config=_retried(config, Step.PROCESS_IMAGE),
     )
 
-    run.operation = Operation.STORE_INITIAL_DATA
+    run.operation = Step.STORE_INITIAL_DATA
     context.step(
         store_initial_data(deps, execution_id, upload, albums),
-        name=Operation.STORE_INITIAL_DATA,
-        config=store,
+        name=Step.STORE_INITIAL_DATA,
+        config=_retried(config, Step.STORE_INITIAL_DATA),
     )
 
-    run.operation = Operation.HUMAN_VALIDATION
+    run.operation = Step.WAIT_FOR_VALIDATION
     decision: Any = None
     timed_out = False
     try:
@@ -327,11 +347,11 @@ def _run(event: dict[str, Any], run: _Execution) -> dict[str, Any]:
                 albums=albums,
                 timeout_seconds=config.validation_timeout_seconds,
             ),
-            name=Operation.HUMAN_VALIDATION,
+            name=Step.WAIT_FOR_VALIDATION,
             config=WaitForCallbackConfig(
                 timeout=Duration.from_seconds(config.validation_timeout_seconds),
                 serdes=JsonSerDes(),
-                retry_strategy=config.store_retry.strategy(),
+                retry_strategy=config.retry_strategy(Step.WAIT_FOR_VALIDATION),
             ),
         )
     except CallbackTimeoutError:
@@ -339,15 +359,15 @@ def _run(event: dict[str, Any], run: _Execution) -> dict[str, Any]:
         timed_out = True
     except CallbackExternalError as error:
         # The reviewer rejected (the validation API sent a callback failure).
-        run.operation = Operation.REJECT_EXECUTION
+        run.operation = Step.REJECT_EXECUTION
         context.step(
-            reject_execution(deps, execution_id, error_message(error)),
-            name=Operation.REJECT_EXECUTION,
-            config=store,
+            reject_execution(deps, execution_id, error.message or ""),
+            name=Step.REJECT_EXECUTION,
+            config=_retried(config, Step.REJECT_EXECUTION),
         )
         return _outcome(execution_id, ExecutionStatus.REJECTED, albums=albums)
 
-    run.operation = Operation.APPLY_VALIDATION
+    run.operation = Step.APPLY_VALIDATION
     validated = context.step(
         apply_validation(
             deps,
@@ -356,24 +376,31 @@ def _run(event: dict[str, Any], run: _Execution) -> dict[str, Any]:
             decision=decision,
             timed_out=timed_out,
         ),
-        name=Operation.APPLY_VALIDATION,
-        config=store,
+        name=Step.APPLY_VALIDATION,
+        config=_retried(config, Step.APPLY_VALIDATION),
     )
 
-    run.operation = Operation.ESTIMATE_PRICES
+    run.operation = Step.ESTIMATE_PRICES
     results = _estimate_prices(run, validated)
 
-    run.operation = Operation.STORE_RESULTS
+    run.operation = Step.STORE_RESULTS
     status = context.step(
-        store_results(deps, execution_id, results), name=Operation.STORE_RESULTS, config=store
+        store_results(deps, execution_id, results),
+        name=Step.STORE_RESULTS,
+        config=_retried(config, Step.STORE_RESULTS),
     )
     return _outcome(execution_id, status, albums=validated, prices=results, timed_out=timed_out)
+
+
+def _retried(config: OrchestratorConfig, step: Step) -> StepConfig:
+    """Return the step's configuration: its retry strategy from the workflow contract."""
+    return StepConfig(retry_strategy=config.retry_strategy(step))
 
 
 def _estimate_prices(run: _Execution, validated: list[Any]) -> list[dict[str, Any]]:
     """Price the six albums in a map: one step each, every one runs, failures caught."""
     context, deps, config = run.context, run.deps, run.config
-    retry = StepConfig(retry_strategy=config.price_retry.strategy())
+    retry = _retried(config, Step.ESTIMATE_PRICE)
 
     def price_one(
         branch: DurableContext, album: dict[str, Any], _: int, __: Sequence[Any]
@@ -382,7 +409,7 @@ def _estimate_prices(run: _Execution, validated: list[Any]) -> list[dict[str, An
         try:
             estimate = branch.step(
                 estimate_price(deps, album),
-                name=Operation.ESTIMATE_PRICE.for_album(index),
+                name=Step.ESTIMATE_PRICE.for_album(index),
                 config=retry,
             )
         except StepError as error:
@@ -397,7 +424,7 @@ def _estimate_prices(run: _Execution, validated: list[Any]) -> list[dict[str, An
     batch: BatchResult[dict[str, Any]] = context.map(
         validated,
         price_one,
-        name=Operation.ESTIMATE_PRICES,
+        name=Step.ESTIMATE_PRICES,
         config=MapConfig(
             max_concurrency=ALBUMS_PER_IMAGE,
             # Every album runs whatever the others do (the default fails fast).

@@ -196,7 +196,42 @@ def _required(found: Resource | None, what: str, env: Environment) -> Resource:
     return found
 
 
+def _definition_tables(machine: Resource) -> set[str]:
+    """The tables a state machine definition names in its tasks' ``TableName``."""
+    found: set[str] = set()
+
+    def visit(states: Mapping[str, Any]) -> None:
+        for state in states.values():
+            arguments = state.get("Arguments")
+            # A whole-JSONata Arguments names its table inside the expression.
+            table = arguments.get("TableName") if isinstance(arguments, Mapping) else None
+            if isinstance(table, str):
+                found.add(table)
+            processor = state.get("ItemProcessor") or state.get("Iterator")
+            if isinstance(processor, Mapping):
+                visit(processor.get("States") or {})
+            for branch in state.get("Branches") or []:
+                visit(branch.get("States") or {})
+
+    visit(json.loads(str(machine.values.get("definition") or "{}")).get("States") or {})
+    return found
+
+
+def _state_machine_table(env: Environment) -> Resource:
+    """The table the state machine's direct DynamoDB integrations write (what it names)."""
+    machines = env.of_type("aws_sfn_state_machine")
+    machine = _required(machines[0] if len(machines) == 1 else None, "state machine", env)
+    names = _definition_tables(machine)
+    if len(names) != 1:
+        raise CoverageError(f"{env.name}: the state machine names tables {sorted(names)}")
+    table = env.one("aws_dynamodb_table", name=next(iter(names)))
+    return _required(table, f"table {next(iter(names))!r} of the state machine", env)
+
+
 def _from_variable(env: Environment, who: Actor, name: str) -> str:
+    if who.name == "state_machine" and name == "{table}":
+        # The state machine has no environment: its definition names the table.
+        return str(_state_machine_table(env).values["arn"])
     variable = ENV_BINDINGS[name]
     value = _variables(who.function).get(variable, "")
     if not value:
@@ -323,6 +358,8 @@ def placeholder(env: Environment, who: Actor, logical: str) -> str:
         return rendered.replace(
             f"arn:{env.partition}:bedrock:{env.region}:", f"{arn}:bedrock:{{region}}:"
         )
+    if who.name == "state_machine" and name == "{table}":
+        return f"{{{_state_machine_table(env).address}#arn}}" + rest
     if name in templates:
         return templates[name] + rest
     if name.startswith("{function:"):

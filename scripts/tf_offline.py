@@ -36,6 +36,9 @@ from typing import Final, Literal
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "build" / "tf-offline"
 COPIED_DIRS = ("terraform", "state_machine")
+#: Files outside those the configuration reads with file(): the workflow contract, whose
+#: retry policies the state machine module renders into the definition.
+COPIED_FILES = ("shared_layer/albums/data/workflow_contract.json",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +236,8 @@ def _clear(out: Path) -> None:
 def generate(repo: Path, out: Path) -> list[Rewrite]:
     """Write the offline copy of ``repo``'s terraform/ and state_machine/ to ``out``.
 
+    The files of :data:`COPIED_FILES` are copied too, to the same relative paths.
+
     Raises
     ------
     OfflineCopyError
@@ -267,6 +272,12 @@ def generate(repo: Path, out: Path) -> list[Rewrite]:
             f"no region of marker {', '.join(unused)} was found: the tree no longer needs it, "
             "so remove it from MARKERS"
         )
+    for name in COPIED_FILES:
+        if not (repo / name).is_file():
+            raise OfflineCopyError(f"{repo / name} does not exist (the configuration reads it)")
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(repo / name, target)
     return rewrites
 
 

@@ -146,7 +146,10 @@ def provider_block(port: int) -> str:
   skip_metadata_api_check     = true
   skip_region_validation      = true
   s3_use_path_style           = true
-  max_retries                 = 1
+  # The moto server, niced beside the test suite, can drop a response under load (seen
+  # as "StatusCode: 200 ... exceeded maximum number of attempts"): a few retries of the
+  # data sources' reads, as tf-smoke allows.
+  max_retries                 = 3
 
   endpoints {{
 {endpoints}

@@ -846,7 +846,8 @@ class ReviewService:
                     )
                 else:
                     resumer.succeed(
-                        task.resume_token, ValidationDecision(task.corrections).to_dict()
+                        task.resume_token,
+                        ValidationDecision(task.corrections, answer_stored=True).to_dict(),
                     )
             except TaskNotPendingError as error:
                 detail, cause = "the workflow no longer waits (timed out or stopped)", error

@@ -99,8 +99,10 @@ def accept_upload(
     given), is *rejected* (nothing is written: there is no valid upload to record it
     under; the reason is returned and logged). A second delivery of an upload that
     another execution of this pattern already claimed is a *duplicate*: its own execution
-    record says so and points at the holder. Otherwise the execution record is written as
-    ``running``.
+    record says so and points at the holder. Otherwise the claim is all this step writes:
+    the execution record comes with the initial data (:func:`store_initial_data`), in one
+    transaction with its albums, and a failure before that creates it as ``failed``
+    (:func:`record_failure`).
     """
     try:
         upload = keys.parse_object_created_event(event, uploads_bucket=uploads_bucket)
@@ -126,7 +128,6 @@ def accept_upload(
             upload=upload,
             duplicate_of=claim.execution_id_holding_claim,
         )
-    repository.put_execution(execution_id, upload)
     return AcceptOutcome(AcceptStatus.ACCEPTED, execution_id, upload=upload)
 
 
@@ -223,13 +224,19 @@ def request_validation(
 
 @dataclass(frozen=True, slots=True)
 class ValidationDecision:
-    """A reviewer's answer as it resumes a workflow: accept, or accept with corrections."""
+    """A reviewer's answer as it resumes a workflow: accept, or accept with corrections.
+
+    ``answer_stored`` says the task already holds this answer (the validation API stores
+    it before it resumes the workflow), so the workflow need not close the task itself:
+    the state machine then leaves the task out of its transaction.
+    """
 
     corrections: tuple[AlbumCorrection, ...] = ()
+    answer_stored: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return the decision as the JSON payload both patterns resume with."""
-        return {
+        payload: dict[str, Any] = {
             "corrections": [
                 {
                     key: value
@@ -244,6 +251,9 @@ class ValidationDecision:
                 for c in self.corrections
             ]
         }
+        if self.answer_stored:
+            payload["answerStored"] = True
+        return payload
 
     @classmethod
     def from_payload(cls, payload: object) -> ValidationDecision:
@@ -260,6 +270,9 @@ class ValidationDecision:
         raw = payload.get("corrections", [])
         if not isinstance(raw, list):
             raise InvalidAlbumError("corrections must be a list")
+        stored = payload.get("answerStored", False)
+        if not isinstance(stored, bool):
+            raise InvalidAlbumError("answerStored must be a boolean")
         corrections = []
         seen: set[object] = set()
         for entry in raw:
@@ -276,7 +289,7 @@ class ValidationDecision:
                     artist=entry.get("artist"),
                 )
             )
-        return cls(tuple(corrections))
+        return cls(tuple(corrections), answer_stored=stored)
 
 
 def apply_validation(
@@ -357,18 +370,24 @@ def store_results(
     Returns ``completed`` when all six albums are priced, ``completed_with_errors``
     otherwise.
     """
-    status = repository.store_prices(execution_id, results)
-    repository.complete_execution(execution_id, status)
-    return status
+    return repository.store_results(execution_id, results)
 
 
 def record_failure(
-    repository: AlbumRepository, *, execution_id: str, error: str, cause: str, step: str
+    repository: AlbumRepository,
+    *,
+    execution_id: str,
+    error: str,
+    cause: str,
+    step: str,
+    upload: UploadRef | None = None,
 ) -> None:
     """Mark the execution ``failed`` with the error name, its cause and the failed step.
 
     The same fields are logged (``errorName``, ``errorMessage``, ``step``) with the
-    execution context, so a failure is found from the logs or from the table alike.
+    execution context, so a failure is found from the logs or from the table alike. With
+    the execution's ``upload`` (known once the accept step read the event), a failure
+    before the initial data creates the execution record as ``failed``.
     """
     failure = FailureDetails(error=error, cause=cause, step=step)
     LOGGER.error(
@@ -381,4 +400,4 @@ def record_failure(
             "workflowType": str(repository.workflow_type),
         },
     )
-    repository.fail_execution(execution_id, failure)
+    repository.fail_execution(execution_id, failure, upload=upload)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import botocore.client
 from botocore.exceptions import ClientError
 from PIL import Image
 
@@ -219,6 +220,10 @@ class ClientFault:
         How many matching calls fail; later ones go through.
     after
         Fail after the service answered instead of before sending.
+    new_clients
+        Hook every client of the same service created while the fault is active too: the
+        state machine's interpreter makes its direct DynamoDB calls with a client of its
+        own per task. :meth:`remove` (or leaving the ``with`` block) unhooks them all.
     """
 
     def __init__(
@@ -230,6 +235,7 @@ class ClientFault:
         when: Predicate = lambda _params: True,
         times: int = 1,
         after: bool = False,
+        new_clients: bool = False,
     ) -> None:
         self.operation = operation
         self.code = code
@@ -238,19 +244,58 @@ class ClientFault:
         self.after = after
         self.fired: list[Mapping[str, Any]] = []
         self._lock = threading.Lock()
-        service = client.meta.service_model.service_id.hyphenize()
-        self._events = client.meta.events
-        self._before = f"before-parameter-build.{service}.{operation}"
-        self._after = f"after-call.{service}.{operation}"
-        self._events.register(self._before, self._on_parameters)
-        if after:
-            self._events.register(self._after, self._on_answer)
+        # The modeled exception, as botocore raises it: the state machine's AWS SDK
+        # integration names the error after its class.
+        self._exception = client.exceptions.from_code(code)
+        self._service = client.meta.service_model.service_id.hyphenize()
+        self._before = f"before-parameter-build.{self._service}.{operation}"
+        self._after = f"after-call.{self._service}.{operation}"
+        self._hooked: list[Any] = []
+        self._restore_creator: Callable[[], None] | None = None
+        self._hook(client)
+        if new_clients:
+            self._hook_new_clients()
+
+    def __enter__(self) -> ClientFault:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.remove()
+
+    def _hook(self, client: Any) -> None:
+        client.meta.events.register(self._before, self._on_parameters)
+        if self.after:
+            client.meta.events.register(self._after, self._on_answer)
+        self._hooked.append(client)
+
+    def _hook_new_clients(self) -> None:
+        creator = botocore.client.ClientCreator
+        original = creator.create_client
+        fault = self
+
+        def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+            client = original(self, *args, **kwargs)
+            if client.meta.service_model.service_id.hyphenize() == fault._service:
+                fault._hook(client)
+            return client
+
+        creator.create_client = create_client  # type: ignore[method-assign]
+
+        def restore() -> None:
+            creator.create_client = original  # type: ignore[method-assign]
+
+        self._restore_creator = restore
 
     def remove(self) -> None:
-        """Stop injecting."""
-        self._events.unregister(self._before, self._on_parameters)
-        if self.after:
-            self._events.unregister(self._after, self._on_answer)
+        """Stop injecting (and stop hooking new clients)."""
+        if self._restore_creator is not None:
+            self._restore_creator()
+            self._restore_creator = None
+        for client in self._hooked:
+            client.meta.events.unregister(self._before, self._on_parameters)
+            if self.after:
+                client.meta.events.unregister(self._after, self._on_answer)
+        self._hooked.clear()
 
     def _claim(self, params: Mapping[str, Any]) -> bool:
         with self._lock:
@@ -261,13 +306,18 @@ class ClientFault:
             return True
 
     def _error(self) -> ClientError:
-        return ClientError(
+        error: ClientError = self._exception(
             {
                 "Error": {"Code": self.code, "Message": f"{self.code} (injected)"},
-                "ResponseMetadata": {"HTTPStatusCode": 400 if "Exceeded" in self.code else 500},
+                # The state machine's interpreter puts the request id in the error's cause.
+                "ResponseMetadata": {
+                    "HTTPStatusCode": 400 if "Exceeded" in self.code else 500,
+                    "RequestId": "injected-fault",
+                },
             },
             self.operation,
         )
+        return error
 
     def _on_parameters(self, params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
         if self._claim(params):
@@ -306,17 +356,18 @@ def tenant_of(params: Mapping[str, Any]) -> set[str]:
     return found
 
 
-def sf_task_attempts(history: Sequence[Mapping[str, Any]], function: str, action: str = "") -> int:
-    """How often the state machine scheduled ``function`` (with this store ``action``)."""
+def sf_state_attempts(history: Sequence[Mapping[str, Any]], state: str) -> int:
+    """How often the state machine scheduled the task of top-level ``state`` (retries too).
+
+    A task's ``TaskScheduled`` events follow its ``TaskStateEntered``; the Lambda tasks and
+    the direct DynamoDB ones alike.
+    """
     count = 0
+    current = None
     for event in history:
-        if event["type"] != "TaskScheduled":
-            continue
-        parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
-        payload = parameters.get("Payload", {})
-        if function in parameters["FunctionName"] and (
-            not action or (isinstance(payload, dict) and payload.get("action") == action)
-        ):
+        if event["type"].endswith("StateEntered"):
+            current = event["stateEnteredEventDetails"]["name"]
+        elif event["type"] == "TaskScheduled" and current == state:
             count += 1
     return count
 

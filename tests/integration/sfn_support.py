@@ -110,7 +110,7 @@ def price_inputs(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if event["type"] != "TaskScheduled":
             continue
         parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
-        if "price_estimator" in parameters["FunctionName"]:
+        if "price_estimator" in parameters.get("FunctionName", ""):
             albums.append(parameters["Payload"]["album"])
     return albums
 

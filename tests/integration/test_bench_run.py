@@ -61,7 +61,23 @@ def test_bench_writes_every_figure_against_its_goal(
     assert results["patterns"]["durable-functions"]["durable_operations_per_workflow"] == 16.0
     assert results["handler_imports"]["price_estimator.handler"]["median_ms"] > 0
     assert [a["bytes"] for a in results["artifacts"]] == [1500, 4000]
-    assert len(results["goals"]) == 4 + 2 + 1 + 2
+    sf = results["patterns"]["step-functions"]
+    assert sf["lambda_requests_per_workflow"] == 8.0  # vision, the notifier, six prices
+    assert sf["lambda_invocations_for_table_writes_per_workflow"] == 0.0
+    # Overhead and parallelism per pattern, the four orchestration figures, one import,
+    # two artifacts.
+    assert len(results["goals"]) == 4 + 4 + 1 + 2
+    orchestration = {
+        (goal["figure"], goal["subject"]): goal["pass"]
+        for goal in results["goals"]
+        if goal["figure"].endswith("per workflow")
+    }
+    assert orchestration == {
+        ("state transitions per workflow", "step-functions"): True,
+        ("billable durable operations per workflow", "durable-functions"): True,
+        ("Lambda requests per workflow", "step-functions"): True,
+        ("Lambda invocations for table writes per workflow", "step-functions"): True,
+    }
     assert (tmp_path / "bench" / "report" / "report.json").exists()
     text = out.getvalue()
     assert "overhead ratio" in text

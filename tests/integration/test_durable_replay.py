@@ -21,8 +21,10 @@ from aws_durable_execution_sdk_python_testing.model import Event, events_to_oper
 
 from albums.adapters.repository import AlbumRepository
 from albums.domain.models import ExecutionStatus
+from albums.workflow_contract import Step
 from localmode.durable import LocalDurable, replace_service_client
 from orchestrator import flow
+from orchestrator.config import OrchestratorConfig
 from tests.durable_harness import PATTERN, approve, durable_stack, execution_id, run_upload, upload
 
 pytestmark = pytest.mark.integration
@@ -79,7 +81,7 @@ def test_happy_path_costs_at_most_20_billable_operations() -> None:
     assert record.metrics.durable_operations == billable
     # Every operation is named.
     assert all(run.usage.operation_names)
-    assert {"AcceptUpload", "ProcessImage", "StoreInitialData", "HumanValidation"} <= set(
+    assert {"AcceptUpload", "ProcessImage", "StoreInitialData", "WaitForValidation"} <= set(
         run.usage.operation_names
     )
 
@@ -168,13 +170,13 @@ def test_a_crash_before_the_checkpoint_reruns_the_step_without_duplicates(
         )
 
 
-class RenamedOperation(StrEnum):
+class RenamedStep(StrEnum):
     """The orchestrator's operation names with ``ProcessImage`` renamed."""
 
     ACCEPT_UPLOAD = "AcceptUpload"
     PROCESS_IMAGE = "ProcessPhoto"
     STORE_INITIAL_DATA = "StoreInitialData"
-    HUMAN_VALIDATION = "HumanValidation"
+    WAIT_FOR_VALIDATION = "WaitForValidation"
     APPLY_VALIDATION = "ApplyValidation"
     REJECT_EXECUTION = "RejectExecution"
     ESTIMATE_PRICES = "EstimatePrices"
@@ -191,7 +193,7 @@ def test_renaming_a_step_between_runs_is_a_non_determinism_error(
 ) -> None:
     """Operation names are part of the replay contract: never rename one in flight.
 
-    The execution pauses in ``HumanValidation``; a new version renames ``ProcessImage``;
+    The execution pauses in ``WaitForValidation``; a new version renames ``ProcessImage``;
     the resumed replay meets the old name in the history and the SDK stops the execution
     with ``NonDeterministicExecutionError`` instead of running on with mismatched data.
     """
@@ -200,7 +202,14 @@ def test_renaming_a_step_between_runs_is_a_non_determinism_error(
         arn = durable.started[0]
         callback_id = durable.wait_for_task(execution_id(arn))
         durable.wait_suspended(arn)
-        monkeypatch.setattr(flow, "Operation", RenamedOperation)
+        monkeypatch.setattr(flow, "Step", RenamedStep)
+        # The renamed step keeps its retry policy: the contract knows it by its member.
+        policy_of = OrchestratorConfig.retry_policy
+        monkeypatch.setattr(
+            OrchestratorConfig,
+            "retry_policy",
+            lambda config, step: policy_of(config, Step[RenamedStep(step).name]),
+        )
         durable.resumer.succeed(callback_id, {"corrections": []})
         run = durable.wait(arn)
 

@@ -23,6 +23,7 @@ Faults tested elsewhere (not repeated here):
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,6 +38,7 @@ from albums.adapters.task_tokens import TaskTokenResumer
 from albums.domain import keys
 from albums.domain.errors import TaskNotPendingError
 from albums.domain.models import ExecutionStatus, PriceStatus, TaskStatus
+from albums.workflow_contract import Step
 from image_processor import handler as image_processor
 from localmode.pricing import ProgrammablePriceSource
 from tests.integration.fault_support import (
@@ -48,7 +50,7 @@ from tests.integration.fault_support import (
     ClientFault,
     both_patterns,
     durable_step_attempts,
-    sf_task_attempts,
+    sf_state_attempts,
     tenant_of,
 )
 
@@ -71,67 +73,70 @@ def _writes_albums(params: Params) -> bool:
 def _writes_prices(params: Params) -> bool:
     """The price results transaction: album updates that set ``priceStatus``."""
     updates = [i["Update"] for i in params.get("TransactItems", []) if "Update" in i]
-    return any("priceStatus" in u.get("ExpressionAttributeNames", {}).values() for u in updates)
+    return any(
+        "priceStatus" in u.get("ExpressionAttributeNames", {}).values()
+        or "priceStatus" in u.get("UpdateExpression", "")
+        for u in updates
+    )
 
 
-#: (operation, picks the write, error code, after the write?, SF function and action,
-#: durable step): the step that must run exactly twice.
+#: (operation, picks the write, error code, after the write?, step): the step that must run
+#: exactly twice, the same name in both patterns (the state machine writes the table from
+#: its own states, the durable function from its steps).
 WRITE_FAULTS = {
     "claim written, its answer lost": (
         "PutItem",
         lambda p: _entity(p) == "claim",
         "InternalServerError",
         True,
-        ("accept_upload", ""),
-        "AcceptUpload",
+        Step.ACCEPT_UPLOAD,
     ),
-    "execution record throttled": (
+    "claim throttled": (
         "PutItem",
-        lambda p: _entity(p) == "execution",
+        lambda p: _entity(p) == "claim",
         "ProvisionedThroughputExceededException",
         False,
-        ("accept_upload", ""),
-        "AcceptUpload",
+        Step.ACCEPT_UPLOAD,
     ),
     "initial data throttled": (
         "TransactWriteItems",
         _writes_albums,
         "ProvisionedThroughputExceededException",
         False,
-        ("workflow_store", "store_initial_data"),
-        "StoreInitialData",
+        Step.STORE_INITIAL_DATA,
     ),
     "initial data written, its answer lost": (
         "TransactWriteItems",
         _writes_albums,
         "InternalServerError",
         True,
-        ("workflow_store", "store_initial_data"),
-        "StoreInitialData",
+        Step.STORE_INITIAL_DATA,
     ),
     "price results throttled": (
         "TransactWriteItems",
         _writes_prices,
         "ProvisionedThroughputExceededException",
         False,
-        ("workflow_store", "store_results"),
-        "StoreResults",
+        Step.STORE_RESULTS,
     ),
 }
 
 
 @pytest.mark.parametrize("fault", sorted(WRITE_FAULTS))
 def test_a_failed_dynamodb_write_is_retried_and_nothing_is_written_twice(fault: str) -> None:
-    operation, picks, code, after, (function, action), durable_step = WRITE_FAULTS[fault]
-    with both_patterns() as run:
+    operation, picks, code, after, step = WRITE_FAULTS[fault]
+    with both_patterns() as run, contextlib.ExitStack() as hooks:
         dynamodb = clients.get("dynamodb")  # the client every handler and step writes with
         faults = {
-            pattern: ClientFault(
-                dynamodb,
-                operation,
-                code,
-                when=lambda p, tenant=pattern.tenant: picks(p) and tenant_of(p) == {tenant},
-                after=after,
+            pattern: hooks.enter_context(
+                ClientFault(
+                    dynamodb,
+                    operation,
+                    code,
+                    when=lambda p, tenant=pattern.tenant: picks(p) and tenant_of(p) == {tenant},
+                    after=after,
+                    new_clients=True,
+                )
             )
             for pattern in PATTERNS
         }
@@ -145,8 +150,8 @@ def test_a_failed_dynamodb_write_is_retried_and_nothing_is_written_twice(fault: 
 
     assert outcome == {SF: "completed", LDF: "completed"}
     assert {pattern: len(f.fired) for pattern, f in faults.items()} == {SF: 1, LDF: 1}
-    assert sf_task_attempts(sf_history, function, action) == 2
-    assert durable_step_attempts(durable_history, durable_step) == 2
+    assert sf_state_attempts(sf_history, step) == 2
+    assert durable_step_attempts(durable_history, step) == 2
     for pattern in PATTERNS:
         assert (audit[pattern].completed, audit[pattern].lost) == (1, 0), audit[pattern].problems
         assert audit[pattern].duplicated == 0, audit[pattern].problems
@@ -234,7 +239,7 @@ def test_a_step_functions_task_that_outlives_its_lambda_timeout_fails_the_execut
         upload = run.upload()
         described = run.step_functions.wait_for_end(upload.arns[SF], timeout=20)
         record = run.stack.repository(SF).get_execution(upload.execution_id(SF))
-        attempts = sf_task_attempts(run.step_functions.history(upload.arns[SF]), "image_processor")
+        attempts = sf_state_attempts(run.step_functions.history(upload.arns[SF]), "ProcessImage")
         for thread in hung.late:
             thread.join(10)
         # The durable pattern has no such timeout here: it pauses, and the answer ends it.

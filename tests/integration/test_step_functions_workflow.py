@@ -7,9 +7,13 @@ delivers through the EventBridge rule to the state machine target.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from typing import Any
 
 import pytest
 
+from albums import step_data as step_data_shapes
+from albums.adapters.stepfunctions import count_lambda_invocations, count_table_write_invocations
 from albums.domain.models import (
     AlbumCorrection,
     ExecutionStatus,
@@ -17,22 +21,56 @@ from albums.domain.models import (
     TaskStatus,
 )
 from albums.domain.pricing import DeterministicPriceEstimator
-from localmode.stepfunctions import ExecutionEndedError
+from albums.workflow_contract import Step, asl_retriers
+from localmode.stepfunctions import ExecutionEndedError, StepFunctionsPattern
 from tests.integration.sfn_support import (
     entered_states,
     repository,
     sfn_stack,
     upload,
 )
+from tests.step_data_support import problems, step_functions_step_data
 from tests.table import sample_albums, scan_items
 
 pytestmark = pytest.mark.integration
 
 #: The design target for the happy path (a seed-faithful definition costs 39).
-MAX_HAPPY_PATH_TRANSITIONS = 20
+#: The goal: no more transitions than the JSONPath definition with its store Lambdas had.
+MAX_HAPPY_PATH_TRANSITIONS = 14
+
+#: What an execution that gets as far as the review passes on (albums.step_data shapes,
+#: and each Lambda's payload and result).
+UNTIL_REVIEW = Counter(
+    {
+        "upload": 1,
+        "image_processor payload": 1,
+        "image_processor result": 1,
+        "albums": 1,
+        "validation_notifier payload": 1,
+        "validation_notifier result": 1,
+    }
+)
+#: ... then, answered: the answer (SendTaskSuccess output and $decision) and six prices.
+ANSWERED = UNTIL_REVIEW + Counter(
+    {
+        "decision": 2,
+        "corrections": 1,
+        "validated-albums": 1,
+        "price_estimator payload": 6,
+        "price_estimator result": 6,
+        "price-result": 6,
+        "price-results": 1,
+        "outcome": 1,
+    }
+)
 
 
-def test_happy_path_pauses_for_validation_then_completes_within_20_transitions() -> None:
+def step_data(pattern: StepFunctionsPattern, execution_arn: str) -> Counter[str]:
+    """Check the execution's step data against albums.step_data; return what was checked."""
+    return step_functions_step_data(pattern.history(execution_arn), pattern.function_arns)
+
+
+def test_happy_path_pauses_for_validation_then_completes_within_14_transitions() -> None:
     albums = sample_albums()
     with sfn_stack() as (stack, pattern):
         arn, _ = upload(stack, pattern, albums)
@@ -53,10 +91,24 @@ def test_happy_path_pauses_for_validation_then_completes_within_20_transitions()
         described = pattern.wait_for_end(arn)
 
         assert described["status"] == "SUCCEEDED"
-        assert json.loads(described["output"]) == {
-            "executionId": execution_id,
-            "status": "completed",
-        }
+        output = json.loads(described["output"])
+        # The durable function's outcome, key for key: the between-steps contract.
+        assert sorted(output) == [
+            "albums",
+            "executionId",
+            "prices",
+            "status",
+            "validationTimedOut",
+            "workflowType",
+        ]
+        assert (output["executionId"], output["workflowType"], output["status"]) == (
+            execution_id,
+            "step-functions",
+            "completed",
+        )
+        assert output["validationTimedOut"] is False
+        assert [price["albumIndex"] for price in output["prices"]] == [1, 2, 3, 4, 5, 6]
+        assert step_data(pattern, arn) == ANSWERED
         record = repository(stack).get_execution(execution_id)
         assert record.status is ExecutionStatus.COMPLETED
         stored = repository(stack).get_albums(execution_id)
@@ -70,8 +122,13 @@ def test_happy_path_pauses_for_validation_then_completes_within_20_transitions()
         assert closed.status is TaskStatus.COMPLETED
 
         transitions = pattern.transitions(arn)
+        history = pattern.history(arn)
         print(f"\nStep Functions happy path: {transitions} billed state transitions")
         assert transitions <= MAX_HAPPY_PATH_TRANSITIONS
+        # Lambdas only where code must run: one vision call, the notifier, six prices; the
+        # table writes are the state machine's own direct DynamoDB calls.
+        assert count_lambda_invocations(history) == 8
+        assert count_table_write_invocations(history) == 0
         assert record.metrics is not None
         assert record.metrics.transitions == transitions
         assert record.metrics.duration_ms > 0
@@ -94,7 +151,13 @@ def test_validation_timeout_keeps_the_original_data() -> None:
         assert not any(r.year_validated for r in stored)
         assert all(r.price_status is PriceStatus.PRICED for r in stored)
         assert repository(stack).get_task(task.task_id).status is TaskStatus.TIMEOUT
-        assert "ApplyOriginalData" in entered_states(pattern.history(arn))
+        assert {"ExpireValidationTask", "ApplyValidation"} <= set(
+            entered_states(pattern.history(arn))
+        )
+        # No answer: $decision is null and $corrections empty, the rest as answered.
+        assert step_data(pattern, arn) == ANSWERED - Counter({"decision": 2}) + Counter(
+            {"no decision": 1}
+        )
 
 
 def test_rejection_ends_rejected_without_prices() -> None:
@@ -113,6 +176,7 @@ def test_rejection_ends_rejected_without_prices() -> None:
         stored = repository(stack).get_albums(execution_id)
         assert all(r.price_status is None and r.price is None for r in stored)
         assert "EstimatePrices" not in entered_states(pattern.history(arn))
+        assert step_data(pattern, arn) == UNTIL_REVIEW + Counter({"outcome": 1})
 
 
 def test_vision_throttled_twice_then_fine_completes_after_backoff() -> None:
@@ -134,7 +198,14 @@ def test_vision_throttled_twice_then_fine_completes_after_backoff() -> None:
         ]
         assert len(process_attempts) == 3
         assert pattern.retry_sleeps is not None
-        assert pattern.retry_sleeps.requested == [2, 4]  # IntervalSeconds 2, BackoffRate 2
+        # The contract's vision policy: 2 s, x2, FULL jitter (each wait anywhere up to its cap).
+        (vision,) = asl_retriers(Step.PROCESS_IMAGE)
+        caps = [vision["IntervalSeconds"] * vision["BackoffRate"] ** n for n in range(2)]
+        assert vision["JitterStrategy"] == "FULL"
+        assert len(pattern.retry_sleeps.requested) == 2
+        assert all(
+            0 <= s <= cap for s, cap in zip(pattern.retry_sleeps.requested, caps, strict=True)
+        )
         status = repository(stack).get_execution(pattern.execution_id(arn)).status
         assert status is ExecutionStatus.COMPLETED
 
@@ -181,6 +252,10 @@ def test_one_price_fails_for_good_another_recovers_and_the_rest_are_unaffected()
         assert dict(pattern.prices.calls) == {1: 1, 2: 1, 3: 1, 4: 1, 5: 3, 6: 1}
         record = repository(stack).get_execution(pattern.execution_id(arn))
         assert record.status is ExecutionStatus.COMPLETED_WITH_ERRORS
+        # Album 3's result is its Catch's (no Lambda result); album 5's after retries.
+        assert step_data(pattern, arn) == ANSWERED - Counter({"price_estimator result": 1}) + (
+            Counter({"price_estimator payload": 2})
+        )
 
 
 def test_the_same_upload_event_twice_runs_one_workflow() -> None:
@@ -204,10 +279,19 @@ def test_the_same_upload_event_twice_runs_one_workflow() -> None:
         output = json.loads(duplicate["output"])
         assert output["status"] == "duplicate"
         assert output["duplicateOf"] == pattern.execution_id(winner)
-        assert entered_states(pattern.history(loser)) == ["Accept", "IsAccepted", "NotProcessed"]
+        assert entered_states(pattern.history(loser)) == [
+            "CheckUpload",
+            "AcceptUpload",
+            "ReadClaim",
+            "IsOwnClaim",
+            "RecordDuplicate",
+            "Duplicate",
+        ]
+        assert step_data(pattern, loser) == {"upload": 1, "outcome": 1}
 
         pattern.approve(winner)
         assert pattern.wait_for_end(winner)["status"] == "SUCCEEDED"
+        assert step_data(pattern, winner) == ANSWERED
         records = {r.execution_id: r.status for r in repository(stack).list_executions().items}
         assert records == {
             pattern.execution_id(winner): ExecutionStatus.COMPLETED,
@@ -229,6 +313,7 @@ def test_an_invalid_key_ends_as_rejected_and_writes_nothing() -> None:
         output = json.loads(described["output"])
         assert output["status"] == "rejected"
         assert output["reason"].startswith("InvalidS3KeyError")
+        assert step_data(pattern, arn) == {"outcome": 1}
         assert scan_items(stack.dynamodb, stack.table_name) == []
         assert pattern.recorded[arn]["recorded"] is False
         assert stack.vision.calls == 0
@@ -251,3 +336,39 @@ def test_stopping_leftover_executions_ends_them_at_once_and_the_recorder_marks_t
         assert record.failure is not None
         assert record.failure.step == "StateMachine"
         assert pattern.stop_all() == []
+
+
+@pytest.mark.parametrize(
+    "correction",
+    [
+        {"albumIndex": 1, "year": 1800},
+        {"albumIndex": 2, "year": 1970, "albumName": "   "},
+        {"albumIndex": 3, "year": 1970, "artist": "x" * 201},
+        {"albumIndex": 7, "year": 1970},
+    ],
+    ids=["year-before-1900", "blank-name", "artist-too-long", "no-such-album"],
+)
+def test_an_answer_outside_the_decision_shape_fails_the_execution(
+    correction: dict[str, Any],
+) -> None:
+    """Sent straight to SendTaskSuccess (the validation API would have refused it first):
+    the execution fails before anything reviewed is stored, as the durable function's
+    ApplyValidation refuses it. The state machine names the step that read the answer."""
+    answer = {"corrections": [correction]}
+    assert problems(step_data_shapes.DECISION, answer)
+    with sfn_stack() as (stack, pattern):
+        arn, _ = upload(stack, pattern, sample_albums())
+        task = pattern.wait_for_validation(arn)
+        stack.stepfunctions.send_task_success(
+            taskToken=task.resume_token, output=json.dumps(answer)
+        )
+        described = pattern.wait_for_end(arn)
+        record = repository(stack).get_execution(pattern.execution_id(arn))
+        stored = repository(stack).get_albums(pattern.execution_id(arn))
+
+    assert described["status"] == "FAILED"
+    assert record.status is ExecutionStatus.FAILED
+    assert record.failure is not None
+    assert record.failure.step == "WaitForValidation"
+    assert "InvalidAlbumError" in record.failure.cause
+    assert not any(album.year_validated or album.price_status for album in stored)

@@ -50,7 +50,8 @@ def test_property_23_store_results_waits_for_all_six() -> None:
             ends = [e["id"] for e in history if e["type"] == "MapIterationSucceeded"]
             assert len(ends) == 6
             assert max(ends) < store["id"]  # every iteration ended before StoreResults
-            results = json.loads(store["stateEnteredEventDetails"]["input"])["prices"]
+            # The Map's results are the workflow's prices (StoreResults writes them all).
+            results = json.loads(pattern.describe(arn)["output"])["prices"]
             assert sorted(r["albumIndex"] for r in results) == [1, 2, 3, 4, 5, 6]
             failed = {r["albumIndex"] for r in results if "error" in r}
             # Three retries absorb up to three transient failures; permanent ones stay.

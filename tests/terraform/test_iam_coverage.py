@@ -318,3 +318,26 @@ def test_the_vision_model_is_judged_as_the_deployment_configures_it(
     ]
     resources[2]["values"]["policy"] = json.dumps(policy)
     assert _run(tmp_path, state, calls) == 0
+
+
+def test_the_state_machine_writes_the_table_its_definition_names() -> None:
+    """The state machine has no environment: its tasks' TableName say which table its
+    direct integrations write (a whole-JSONata Arguments names it inside the expression)."""
+    definition = {
+        "States": {
+            "Claim": {"Type": "Task", "Arguments": {"TableName": "albums-dev-albums"}},
+            "Record": {"Type": "Task", "Arguments": "{% {'TableName': 'albums-dev-albums'} %}"},
+            "Prices": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "States": {"Write": {"Type": "Task", "Arguments": {"TableName": "other"}}}
+                },
+            },
+        }
+    }
+    machine = iam_coverage.Resource(
+        "aws_sfn_state_machine.this",
+        "aws_sfn_state_machine",
+        {"definition": json.dumps(definition)},
+    )
+    assert iam_coverage._definition_tables(machine) == {"albums-dev-albums", "other"}

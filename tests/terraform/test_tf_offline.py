@@ -207,6 +207,9 @@ def test_the_real_tree_yields_a_clean_copy(tmp_path: Path) -> None:
         assert "offline-check" not in text, path
         assert '">= 6.' not in text, path
     assert (tmp_path / "state_machine").is_dir()
+    # The workflow contract, whose retry policies the module reads with file().
+    contract = "shared_layer/albums/data/workflow_contract.json"
+    assert (tmp_path / contract).read_bytes() == (REPO_ROOT / contract).read_bytes()
     # The environments' terraform tests are copied too (tf-check runs them there).
     for env in ("dev", "prod"):
         assert (tmp_path / "terraform" / "environments" / env / "tests").is_dir()

@@ -354,7 +354,11 @@ def answered_for_step_functions_only(deployed: Deployed, name: str) -> None:
 
 
 CORRECTION = AlbumCorrection(2, 1968)
-DECISION = json.dumps(ValidationDecision((CORRECTION,)).to_dict(), separators=(",", ":"))
+DECISION = json.dumps(
+    ValidationDecision((CORRECTION,), answer_stored=True).to_dict(),
+    separators=(",", ":"),
+    sort_keys=True,
+)
 
 
 def test_an_answer_that_did_not_reach_its_workflow_is_sent_again(deployed: Deployed) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +26,8 @@ from albums.domain.errors import (
     VisionThrottledError,
 )
 from albums.workflow import REJECTION_ERROR, ValidationDecision
-from orchestrator.config import Operation, OrchestratorConfig, RetryPolicy
+from albums.workflow_contract import Step
+from orchestrator.config import LOCAL_RETRY_JITTER, OrchestratorConfig, RetryPolicy
 from orchestrator.flow import error_name
 
 CALLBACK_ID = "eyJhcm4iOiJ4In0="
@@ -35,8 +37,14 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 # --- retry policy ------------------------------------------------------------------------
 
 
+def policy(**changes: Any) -> RetryPolicy:
+    """The packaged contract's price policy without jitter, with ``changes``."""
+    base = OrchestratorConfig.local().price_retry
+    return dataclasses.replace(base, **changes)
+
+
 def test_retry_policy_retries_transient_errors_with_exponential_backoff() -> None:
-    strategy = RetryPolicy(max_attempts=3, initial_delay_seconds=2, jitter=JitterStrategy.NONE)
+    strategy = policy(max_attempts=3, initial_delay_seconds=2, error_types=(TransientError,))
     first = strategy.strategy()(VisionThrottledError("slow down"), 1)
     second = strategy.strategy()(PriceSourceUnavailableError("down"), 2)
     third = strategy.strategy()(VisionThrottledError("slow down"), 3)
@@ -46,9 +54,15 @@ def test_retry_policy_retries_transient_errors_with_exponential_backoff() -> Non
 
 
 def test_retry_policy_never_retries_permanent_errors() -> None:
-    strategy = RetryPolicy(jitter=JitterStrategy.NONE).strategy()
+    strategy = policy().strategy()
     assert not strategy(PriceEstimationError("no price"), 1).should_retry
     assert not strategy(ValueError("bug"), 1).should_retry
+
+
+def test_retry_policy_retries_only_its_own_error_classes() -> None:
+    price = policy(error_types=(PriceSourceUnavailableError,)).strategy()
+    assert price(PriceSourceUnavailableError("down"), 1).should_retry
+    assert not price(VisionThrottledError("slow down"), 1).should_retry
 
 
 @pytest.mark.parametrize(
@@ -58,27 +72,55 @@ def test_retry_policy_never_retries_permanent_errors() -> None:
         {"initial_delay_seconds": 0},
         {"backoff_rate": 0.5},
         {"max_attempts": True},
+        {"error_types": ()},
+        {"error_types": ("TransientError",)},
     ],
 )
 def test_retry_policy_refuses_bad_settings(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
-        RetryPolicy(**kwargs)
+        policy(**kwargs)
 
 
 def test_orchestrator_config_bounds_the_review_timeout() -> None:
     assert OrchestratorConfig.local(1).validation_timeout_seconds == 1
-    assert OrchestratorConfig.local().vision_retry.jitter is JitterStrategy.NONE
     with pytest.raises(ConfigurationError):
         OrchestratorConfig(validation_timeout_seconds=0)
 
 
+def test_local_mode_overrides_the_jitter_and_nothing_else() -> None:
+    deployed, local = OrchestratorConfig(), OrchestratorConfig.local()
+    assert deployed.retry_jitter_override is None
+    assert local.retry_jitter_override is LOCAL_RETRY_JITTER is JitterStrategy.NONE
+    for step in Step:
+        if step is Step.ESTIMATE_PRICES:
+            continue
+        assert deployed.retry_policy(step).jitter is JitterStrategy.FULL
+        assert local.retry_policy(step) == dataclasses.replace(
+            deployed.retry_policy(step), jitter=JitterStrategy.NONE
+        )
+    assert local.describe() == {
+        "validationTimeoutSeconds": 2,
+        "visionMaxAttempts": 4,
+        "priceMaxAttempts": 4,
+        "retryJitterOverride": "NONE",
+    }
+    assert deployed.describe()["retryJitterOverride"] is None
+    with pytest.raises(ConfigurationError, match="jitter"):
+        OrchestratorConfig(retry_jitter_override="SOME")  # type: ignore[arg-type]
+
+
+def test_the_map_itself_has_no_retry_policy() -> None:
+    with pytest.raises(ConfigurationError, match="EstimatePrices"):
+        OrchestratorConfig().retry_strategy(Step.ESTIMATE_PRICES)
+
+
 def test_operation_names_are_stable() -> None:
-    assert Operation.ESTIMATE_PRICE.for_album(3) == "EstimatePrice-3"
-    assert [op.value for op in Operation][:4] == [
+    assert Step.ESTIMATE_PRICE.for_album(3) == "EstimatePrice-3"
+    assert [step.value for step in Step][:4] == [
         "AcceptUpload",
         "ProcessImage",
         "StoreInitialData",
-        "HumanValidation",
+        "WaitForValidation",
     ]
 
 

@@ -46,11 +46,11 @@ def timings(duration: float, review: float) -> StepTimings:
     return StepTimings(
         duration_s=duration,
         steps_s={
-            "accept": 0.1,
-            "process_image": 1.6,
-            "human_validation": review + 0.1,
-            "estimate_prices": 0.4,
-            "store_results": rest,
+            "AcceptUpload": 0.1,
+            "ProcessImage": 1.6,
+            "WaitForValidation": review + 0.1,
+            "EstimatePrices": 0.4,
+            "StoreResults": rest,
         },
         review_wait_s=review,
         estimate_run_s=(0.4, 0.41),
@@ -127,8 +127,8 @@ def test_outcomes_latency_percentiles_and_per_step_medians() -> None:
     assert sf["latency_s"] == {"p50": 4.5, "p95": 5.85}
     assert sf["latency_excluding_review_s"] == {"p50": 4.0, "p95": 5.35}
     steps = sf["per_step_s"]
-    assert steps["process_image"] == 1.6
-    assert steps["human_validation"] == 0.1  # the review wait is taken out ...
+    assert steps["ProcessImage"] == 1.6
+    assert steps["WaitForValidation"] == 0.1  # the review wait is taken out ...
     assert steps["review_wait"] == 0.5  # ... and reported on its own
     assert sf["estimate_run_s_median"] == 0.405
 

@@ -10,15 +10,14 @@ from typing import Any
 import pytest
 
 from albums.domain.step_timing import (
-    DURABLE_OPERATIONS,
-    STEP_FUNCTIONS_STATES,
+    FINISH,
+    TIMED_STEPS,
     StepTimingError,
-    WorkflowStep,
     durable_step_timings,
     step_functions_step_timings,
 )
-from localmode.stepfunctions import FUNCTION_VARIABLES, render_definition
-from orchestrator.config import Operation
+from albums.workflow_contract import STATE_MACHINE_ONLY_STATES, Step
+from localmode.templatefile import STATE_MACHINE_TEMPLATE, placeholders, render
 
 T0 = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
 
@@ -57,16 +56,22 @@ class SfHistory:
         done = self.add("TaskSucceeded", ended, begun)
         return self.add("TaskStateExited", ended, done, stateExitedEventDetails={"name": name})
 
+    def state(self, kind: str, name: str, entered: float, exited: float, previous: int) -> int:
+        """A state without task events (Choice, Pass, Succeed)."""
+        entry = self.add(
+            f"{kind}StateEntered", entered, previous, stateEnteredEventDetails={"name": name}
+        )
+        return self.add(f"{kind}StateExited", exited, entry, stateExitedEventDetails={"name": name})
+
 
 def happy_sf_history() -> list[dict[str, Any]]:
-    """Accept 0-0.1, ProcessImage to 1.6, StoreInitialData to 1.7, wait (ready at 1.8,
-    answered at 4.8) to 5.0, apply to 5.1, two estimates of 0.4 s in a Map to 5.6,
-    store to 5.7, end at 5.75."""
+    """CheckUpload 0-0.02 and AcceptUpload to 0.1, ProcessImage (entered 0.12) to 1.6,
+    StoreInitialData to 1.7, wait (ready at 1.8, answered at 4.8) to 5.0, apply to 5.1,
+    two estimates of 0.4 s in a Map to 5.6, store to 5.7, end at 5.75."""
     h = SfHistory()
     last = h.add("ExecutionStarted", 0.0)
-    last = h.task_state("Accept", 0.0, 0.01, 0.1, last)
-    last = h.add("ChoiceStateEntered", 0.1, last, stateEnteredEventDetails={"name": "IsAccepted"})
-    last = h.add("ChoiceStateExited", 0.12, last, stateExitedEventDetails={"name": "IsAccepted"})
+    last = h.state("Choice", "CheckUpload", 0.0, 0.02, last)
+    last = h.task_state("AcceptUpload", 0.02, 0.03, 0.1, last)
     last = h.task_state("ProcessImage", 0.12, 0.13, 1.6, last)
     last = h.task_state("StoreInitialData", 1.6, 1.61, 1.7, last)
     entry = h.add(
@@ -79,7 +84,7 @@ def happy_sf_history() -> list[dict[str, Any]]:
     last = h.add(
         "TaskStateExited", 5.0, answered, stateExitedEventDetails={"name": "WaitForValidation"}
     )
-    last = h.task_state("ApplyValidatedData", 5.0, 5.01, 5.1, last)
+    last = h.task_state("ApplyValidation", 5.0, 5.01, 5.1, last)
     map_entry = h.add(
         "MapStateEntered", 5.1, last, stateEnteredEventDetails={"name": "EstimatePrices"}
     )
@@ -103,19 +108,19 @@ def test_step_functions_steps_split_the_execution_at_each_step_end() -> None:
     assert timings.duration_s == pytest.approx(5.75)
     steps = timings.steps_s
     assert list(steps) == [
-        "accept",
-        "process_image",  # the Choice state's 0.02 s is counted here, in the next step
-        "store_initial_data",
-        "human_validation",
-        "apply_validation",
-        "estimate_prices",
-        "store_results",
-        "finish",
+        "AcceptUpload",  # CheckUpload's 0.02 s is AcceptUpload's: the state belongs to it
+        "ProcessImage",  # the 0.02 s transition before it is counted here, in the next step
+        "StoreInitialData",
+        "WaitForValidation",
+        "ApplyValidation",
+        "EstimatePrices",  # the Map's inner EstimatePrice states are the Map's
+        "StoreResults",
+        FINISH,
     ]
-    assert steps["accept"] == pytest.approx(0.1)
-    assert steps["process_image"] == pytest.approx(1.5)
-    assert steps["estimate_prices"] == pytest.approx(0.5)
-    assert steps["finish"] == pytest.approx(0.05)
+    assert steps["AcceptUpload"] == pytest.approx(0.1)
+    assert steps["ProcessImage"] == pytest.approx(1.5)
+    assert steps["EstimatePrices"] == pytest.approx(0.5)
+    assert steps[FINISH] == pytest.approx(0.05)
     assert sum(steps.values()) == pytest.approx(timings.duration_s)
 
 
@@ -123,8 +128,8 @@ def test_step_functions_review_wait_is_task_ready_to_answer() -> None:
     timings = step_functions_step_timings(happy_sf_history())
 
     assert timings.review_wait_s == pytest.approx(3.0)
-    assert timings.steps_s["human_validation"] == pytest.approx(3.3)
-    assert timings.steps_excluding_review_s["human_validation"] == pytest.approx(0.3)
+    assert timings.steps_s["WaitForValidation"] == pytest.approx(3.3)
+    assert timings.steps_excluding_review_s["WaitForValidation"] == pytest.approx(0.3)
     assert timings.active_s == pytest.approx(2.75)
 
 
@@ -143,7 +148,7 @@ def test_step_functions_timestamps_may_be_iso_strings() -> None:
     assert step_functions_step_timings(events).duration_s == pytest.approx(5.75)
 
 
-def test_original_data_after_a_timeout_counts_as_apply_validation() -> None:
+def test_expiring_the_task_after_a_timeout_counts_as_apply_validation() -> None:
     h = SfHistory()
     last = h.add("ExecutionStarted", 0.0)
     entry = h.add(
@@ -154,13 +159,57 @@ def test_original_data_after_a_timeout_counts_as_apply_validation() -> None:
     last = h.add(
         "TaskStateExited", 2.1, timed_out, stateExitedEventDetails={"name": "WaitForValidation"}
     )
-    last = h.task_state("ApplyOriginalData", 2.1, 2.1, 2.3, last)
+    last = h.task_state("ExpireValidationTask", 2.1, 2.1, 2.2, last)
+    last = h.task_state("ApplyValidation", 2.2, 2.2, 2.3, last)
     h.add("ExecutionSucceeded", 2.3, last)
 
     timings = step_functions_step_timings(h.events)
 
     assert timings.review_wait_s == pytest.approx(2.0)
-    assert timings.steps_s["apply_validation"] == pytest.approx(0.2)
+    assert timings.steps_s["ApplyValidation"] == pytest.approx(0.2)
+    assert "ExpireValidationTask" not in timings.steps_s
+
+
+def test_a_duplicate_counts_in_accept_upload_and_its_end_state_in_none() -> None:
+    h = SfHistory()
+    last = h.add("ExecutionStarted", 0.0)
+    last = h.state("Choice", "CheckUpload", 0.0, 0.01, last)
+    entry = h.add("TaskStateEntered", 0.01, last, stateEnteredEventDetails={"name": "AcceptUpload"})
+    failed = h.add("TaskFailed", 0.05, entry)  # the claim exists: caught
+    last = h.add("TaskStateExited", 0.05, failed, stateExitedEventDetails={"name": "AcceptUpload"})
+    last = h.task_state("ReadClaim", 0.05, 0.05, 0.08, last)
+    last = h.state("Choice", "IsOwnClaim", 0.08, 0.09, last)
+    last = h.task_state("RecordDuplicate", 0.09, 0.09, 0.12, last)
+    last = h.state("Succeed", "Duplicate", 0.12, 0.13, last)
+    h.add("ExecutionSucceeded", 0.15, last)
+
+    timings = step_functions_step_timings(h.events)
+
+    assert timings.steps_s == pytest.approx({"AcceptUpload": 0.12, FINISH: 0.03})
+
+
+def test_a_rejection_counts_in_reject_execution() -> None:
+    h = SfHistory()
+    last = h.add("ExecutionStarted", 0.0)
+    entry = h.add(
+        "TaskStateEntered", 0.0, last, stateEnteredEventDetails={"name": "WaitForValidation"}
+    )
+    submitted = h.add("TaskSubmitted", 0.1, entry)
+    rejected = h.add("TaskFailed", 1.1, submitted)
+    last = h.add(
+        "TaskStateExited", 1.1, rejected, stateExitedEventDetails={"name": "WaitForValidation"}
+    )
+    last = h.task_state("RejectValidationTask", 1.1, 1.1, 1.2, last)
+    last = h.task_state("RejectExecution", 1.2, 1.2, 1.4, last)
+    last = h.state("Succeed", "Rejected", 1.4, 1.4, last)
+    h.add("ExecutionSucceeded", 1.5, last)
+
+    timings = step_functions_step_timings(h.events)
+
+    assert timings.steps_s == pytest.approx(
+        {"WaitForValidation": 1.1, "RejectExecution": 0.3, FINISH: 0.1}
+    )
+    assert timings.review_wait_s == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(
@@ -195,11 +244,11 @@ def durable_events() -> Iterator[dict[str, Any]]:
     ):
         yield event("StepStarted", begin, Id=name, Name=name, SubType="Step")
         yield event("StepSucceeded", end, Id=name, Name=name, SubType="Step")
-    wait = {"Id": "wait", "Name": "HumanValidation", "SubType": "WaitForCallback"}
+    wait = {"Id": "wait", "Name": "WaitForValidation", "SubType": "WaitForCallback"}
     yield event("ContextStarted", 1.75, **wait)
-    callback = {"Id": "cb", "ParentId": "wait", "Name": "HumanValidation create callback id"}
+    callback = {"Id": "cb", "ParentId": "wait", "Name": "WaitForValidation create callback id"}
     yield event("CallbackStarted", 1.75, SubType="Callback", **callback)
-    submitter = {"Id": "sub", "ParentId": "wait", "Name": "HumanValidation submitter"}
+    submitter = {"Id": "sub", "ParentId": "wait", "Name": "WaitForValidation submitter"}
     yield event("StepStarted", 1.8, SubType="Step", **submitter)
     yield event("StepSucceeded", 1.9, SubType="Step", **submitter)
     yield event("InvocationCompleted", 2.0)
@@ -225,14 +274,14 @@ def test_durable_steps_are_timed_from_end_to_end_on_the_same_vocabulary() -> Non
     assert timings.duration_s == pytest.approx(5.7)
     assert timings.steps_s == pytest.approx(
         {
-            "accept": 0.05,
-            "process_image": 1.55,
-            "store_initial_data": 0.1,
-            "human_validation": 2.7,
-            "apply_validation": 0.1,
-            "estimate_prices": 0.85,
-            "store_results": 0.15,
-            "finish": 0.2,
+            "AcceptUpload": 0.05,
+            "ProcessImage": 1.55,
+            "StoreInitialData": 0.1,
+            "WaitForValidation": 2.7,
+            "ApplyValidation": 0.1,
+            "EstimatePrices": 0.85,
+            "StoreResults": 0.15,
+            FINISH: 0.2,
         }
     )
     assert sum(timings.steps_s.values()) == pytest.approx(timings.duration_s)
@@ -244,7 +293,7 @@ def test_durable_review_wait_is_submitter_end_to_callback_end() -> None:
 
     assert timings.review_wait_s == pytest.approx(2.0)
     # Creating the task, suspending and the replay that resumes are orchestration.
-    assert timings.steps_excluding_review_s["human_validation"] == pytest.approx(0.7)
+    assert timings.steps_excluding_review_s["WaitForValidation"] == pytest.approx(0.7)
 
 
 def test_durable_history_without_an_end_raises_a_typed_error() -> None:
@@ -257,26 +306,23 @@ def test_durable_history_without_an_end_raises_a_typed_error() -> None:
 # --- the vocabulary matches the code -----------------------------------------------------------
 
 
-def test_every_state_machine_step_maps_onto_the_vocabulary() -> None:
-    definition = json.loads(
-        render_definition(
-            {name: f"arn:aws:lambda:us-east-1:1:function:{name}" for name in FUNCTION_VARIABLES},
-            timeout_seconds=60,
-            heartbeat_seconds=30,
-        )
-    )
+def test_the_timed_steps_are_the_contract_steps_then_finish() -> None:
+    in_order = (*[step.value for step in Step], FINISH)
+    assert in_order == TIMED_STEPS
+    assert FINISH not in set(Step)
+
+
+def test_every_state_of_the_template_is_a_step_or_belongs_to_one() -> None:
+    """The state machine's states are the contract's steps and its own states, no other."""
+    text = STATE_MACHINE_TEMPLATE.read_text()
+    definition = json.loads(render(text, dict.fromkeys(placeholders(text), 0)))
     states = definition["States"]
-    work = {
-        name
-        for name, state in states.items()
-        if state["Type"] in ("Task", "Map", "Parallel") and not name.endswith("Failed")
-    }
-    assert set(STEP_FUNCTIONS_STATES) == work
-
-
-def test_every_durable_operation_maps_onto_the_vocabulary() -> None:
-    top_level = {op.value for op in Operation} - {Operation.ESTIMATE_PRICE.value}
-
-    assert set(DURABLE_OPERATIONS) == top_level
-    assert set(STEP_FUNCTIONS_STATES.values()) == set(DURABLE_OPERATIONS.values())
-    assert WorkflowStep.FINISH not in DURABLE_OPERATIONS.values()
+    steps = {step.value for step in Step}
+    top_level = set(states)
+    (processor,) = [s["ItemProcessor"]["States"] for s in states.values() if s["Type"] == "Map"]
+    assert top_level <= steps | set(STATE_MACHINE_ONLY_STATES)
+    assert set(processor) <= steps | set(STATE_MACHINE_ONLY_STATES)
+    # Every step is a state somewhere, and every state the contract names exists.
+    assert steps | set(STATE_MACHINE_ONLY_STATES) == top_level | set(processor)
+    assert states[Step.ESTIMATE_PRICES]["Type"] == "Map"
+    assert Step.ESTIMATE_PRICE in processor

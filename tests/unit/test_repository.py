@@ -290,7 +290,10 @@ class TestEndExecution:
                 EXEC, sample_upload().upload_id, sample_albums(), TOKEN, "2030-01-01T00:00:00Z"
             ),
             lambda r: r.apply_validated_data(EXEC, keep_original(sample_albums())),
-            lambda r: r.store_prices(EXEC, [priced(i) for i in range(1, 7)]),
+            lambda r: r.store_results(
+                EXEC,
+                [priced(i) for i in range(1, 6)] + [AlbumPriceResult(6, error="PriceError")],
+            ),
             lambda r: r.store_initial_data(EXEC, sample_upload(), sample_albums()),
         ],
     )
@@ -575,19 +578,29 @@ class TestValidatedData:
 
 
 class TestPrices:
-    def test_prices_and_failures(self, repo: AlbumRepository) -> None:
+    def test_prices_and_failures_end_the_execution_in_one_write(
+        self, repo: AlbumRepository, dynamodb: DynamoDBClient
+    ) -> None:
         started(repo)
         failed = AlbumPriceResult(4, error="PriceEstimationError", error_message="no sales")
         results = [priced(i, f"{10 + i}.5") for i in (1, 2, 3, 5, 6)] + [failed]
-        assert repo.store_prices(EXEC, results) is ExecutionStatus.COMPLETED_WITH_ERRORS
+        assert repo.store_results(EXEC, results) is ExecutionStatus.COMPLETED_WITH_ERRORS
+        assert repo.get_execution(EXEC).status is ExecutionStatus.COMPLETED_WITH_ERRORS
         albums = repo.get_albums(EXEC)
         assert albums[0].price is not None
         assert albums[0].price.price_estimate == Decimal("11.50")
         assert albums[3].price is None
         assert albums[3].price_error == "PriceEstimationError"
         assert albums[3].price_error_message == "no sales"
-        # A later, complete result replaces the failure entirely.
-        assert repo.store_prices(EXEC, [priced(i) for i in range(1, 7)]) is (
+        # The execution has ended: other results are refused and change nothing.
+        before = snapshot(dynamodb)
+        with pytest.raises(StateRegressionError):
+            repo.store_results(EXEC, [priced(i) for i in range(1, 7)])
+        assert snapshot(dynamodb) == before
+
+    def test_a_complete_set_replaces_an_earlier_failure(self, repo: AlbumRepository) -> None:
+        started(repo)
+        assert repo.store_results(EXEC, [priced(i) for i in range(1, 7)]) is (
             ExecutionStatus.COMPLETED
         )
         fourth = repo.get_albums(EXEC)[3]
@@ -598,9 +611,9 @@ class TestPrices:
     def test_retry_is_idempotent(self, repo: AlbumRepository, dynamodb: DynamoDBClient) -> None:
         started(repo)
         results = [priced(i) for i in range(1, 7)]
-        repo.store_prices(EXEC, results)
+        repo.store_results(EXEC, results)
         before = snapshot(dynamodb)
-        repo.store_prices(EXEC, results)
+        repo.store_results(EXEC, results)
         assert snapshot(dynamodb) == before
 
     @pytest.mark.parametrize(
@@ -617,14 +630,14 @@ class TestPrices:
         started(repo)
         before = snapshot(dynamodb)
         with pytest.raises(InvalidAlbumError):
-            repo.store_prices(EXEC, results)
+            repo.store_results(EXEC, results)
         assert snapshot(dynamodb) == before
 
     def test_missing_execution(self, repo: AlbumRepository, dynamodb: DynamoDBClient) -> None:
         repo.put_albums(EXEC, sample_albums())
         before = snapshot(dynamodb)
         with pytest.raises(ExecutionNotFoundError):
-            repo.store_prices(EXEC, [priced(i) for i in range(1, 7)])
+            repo.store_results(EXEC, [priced(i) for i in range(1, 7)])
         assert snapshot(dynamodb) == before
 
 

@@ -183,7 +183,7 @@ def test_a_correction_completes_and_resumes_both_patterns(world: World) -> None:
 
     assert outcome.resumed == (SF, LDF)
     assert outcome.to_dict()["resumed"] == ["step-functions", "durable-functions"]
-    expected = {"corrections": [{"albumIndex": 3, "year": 1976}]}
+    expected = {"corrections": [{"albumIndex": 3, "year": 1976}], "answerStored": True}
     for pattern in (SF, LDF):
         task = world.task(pattern, upload)
         assert task.status is TaskStatus.COMPLETED
@@ -203,13 +203,14 @@ def test_both_patterns_continue_with_identical_albums_when_their_detections_diff
 
     sf_result = world.resumers[SF].calls[0][2]
     ldf_result = world.resumers[LDF].calls[0][2]
-    assert sf_result == {"corrections": [{"albumIndex": 5, "year": 1990}]}
+    assert sf_result == {"corrections": [{"albumIndex": 5, "year": 1990}], "answerStored": True}
     # The durable pattern is told to take the shown (Step Functions') album 2 as well.
     assert ldf_result == {
         "corrections": [
             {"albumIndex": 2, "year": 1969, "artist": "The Beatles"},
             {"albumIndex": 5, "year": 1990},
-        ]
+        ],
+        "answerStored": True,
     }
 
 
@@ -218,7 +219,7 @@ def test_accepting_as_detected_resumes_with_no_corrections(world: World) -> None
     outcome = world.service.answer(upload.upload_id, ReviewAnswer.accept())
     assert outcome.kind is AnswerKind.ACCEPT
     for pattern in (SF, LDF):
-        assert world.resumers[pattern].calls[0][2] == {"corrections": []}
+        assert world.resumers[pattern].calls[0][2] == {"corrections": [], "answerStored": True}
         assert world.task(pattern, upload).status is TaskStatus.COMPLETED
 
 
@@ -432,7 +433,7 @@ def test_an_answer_that_did_not_arrive_is_found_and_sent_again_once(world: World
     result = world.service.redeliver(stuck[0])
     assert result.resumed is True
     # The stored answer, exactly as the reviewer gave it, reached the Step Functions wait.
-    decision = ValidationDecision(tuple(corrections)).to_dict()
+    decision = ValidationDecision(tuple(corrections), answer_stored=True).to_dict()
     assert [call[2] for call in world.resumers[SF].calls] == [decision]
     assert [call[2] for call in world.resumers[LDF].calls] == [decision]
     # A second send reaches a wait that no longer exists: reported, nothing changed.

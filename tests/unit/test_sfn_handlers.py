@@ -1,5 +1,7 @@
 """The Step Functions pattern's Lambda handlers, called directly with state machine payloads.
 
+The state machine writes the table itself; these three Lambdas are where code must run.
+
 Each test runs in a :class:`LocalStack` (moto: table, bucket, topic; the Bedrock
 stand-in), so handlers build their clients lazily inside the mock as on Lambda.
 """
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from accept_upload import handler as accept_upload
+from albums import workflow
 from albums.adapters.repository import AlbumRepository
 from albums.domain import keys
 from albums.domain.errors import (
@@ -30,23 +32,19 @@ from albums.domain.errors import (
     VisionThrottledError,
 )
 from albums.domain.models import (
-    AlbumCorrection,
     ExecutionStatus,
-    PriceStatus,
     TaskStatus,
     WorkflowType,
 )
 from albums.domain.pricing import DeterministicPriceEstimator
 from albums.domain.records import parse_timestamp
-from albums.workflow import ValidationDecision
 from execution_recorder import handler as execution_recorder
 from image_processor import handler as image_processor
 from localmode.pricing import ProgrammablePriceSource
 from localmode.stack import LocalStack, object_created_event
 from price_estimator import handler as price_estimator
-from tests.table import sample_albums, scan_items
+from tests.table import sample_albums
 from validation_notifier import handler as validation_notifier
-from workflow_store import handler as workflow_store
 
 SF = WorkflowType.STEP_FUNCTIONS
 ARN = "arn:aws:states:us-east-1:123456789012:execution:album-registration:run-1"
@@ -83,24 +81,13 @@ def upload_event(stack: LocalStack, key: str = "uploads/shelf.jpg") -> dict[str,
     )
 
 
-def accepted(stack: LocalStack, arn: str = ARN) -> dict[str, Any]:
-    outcome = accept_upload.handler({"event": upload_event(stack), "executionArn": arn}, None)
-    assert outcome["status"] == "accepted"
-    return outcome
-
-
 def stored(stack: LocalStack) -> dict[str, Any]:
-    outcome = accepted(stack)
-    workflow_store.handler(
-        {
-            "action": "store_initial_data",
-            "executionArn": ARN,
-            "upload": outcome["upload"],
-            "albums": ALBUMS,
-        },
-        None,
-    )
-    return outcome
+    """Claim an upload and store its initial data, as the state machine's own states do."""
+    repository = stack.repository(SF)
+    outcome = workflow.accept_upload(repository, upload_event(stack), EXECUTION_ID)
+    assert outcome.upload is not None
+    workflow.store_initial_data(repository, EXECUTION_ID, outcome.upload, sample_albums())
+    return outcome.to_dict()
 
 
 def awaiting(stack: LocalStack) -> dict[str, Any]:
@@ -118,51 +105,11 @@ def awaiting(stack: LocalStack) -> dict[str, Any]:
     return outcome
 
 
-# --- accept ------------------------------------------------------------------------------
-
-
-def test_accept_claims_the_upload_and_writes_a_running_record(
-    stack: LocalStack, repository: AlbumRepository
-) -> None:
-    outcome = accepted(stack)
-    assert outcome["executionId"] == EXECUTION_ID
-    assert repository.get_execution(EXECUTION_ID).status is ExecutionStatus.RUNNING
-    claim = repository.get_claim(outcome["upload"]["uploadId"])
-    assert claim is not None
-    assert claim.execution_id == EXECUTION_ID
-
-
-def test_accept_marks_a_second_delivery_duplicate(
-    stack: LocalStack, repository: AlbumRepository
-) -> None:
-    event = upload_event(stack)
-    accept_upload.handler({"event": event, "executionArn": ARN}, None)
-    other = ARN.replace("run-1", "run-2")
-    outcome = accept_upload.handler({"event": event, "executionArn": other}, None)
-    assert (outcome["status"], outcome["duplicateOf"]) == ("duplicate", EXECUTION_ID)
-    record = repository.get_execution(keys.execution_id_for(SF, other))
-    assert record.status is ExecutionStatus.DUPLICATE
-
-
-def test_accept_rejects_a_bad_key_and_writes_nothing(stack: LocalStack) -> None:
-    event = upload_event(stack, key="uploads/notes.txt")
-    outcome = accept_upload.handler({"event": event, "executionArn": ARN}, None)
-    assert outcome["status"] == "rejected"
-    assert outcome["reason"].startswith("InvalidS3KeyError")
-    assert scan_items(stack.dynamodb, stack.table_name) == []
-
-
-def test_accept_without_execution_arn_is_a_typed_error(stack: LocalStack) -> None:
-    with pytest.raises(InvalidRecordError, match="executionArn"):
-        accept_upload.handler({"event": upload_event(stack)}, None)
-    assert scan_items(stack.dynamodb, stack.table_name) == []
-
-
 # --- image processor ---------------------------------------------------------------------
 
 
 def test_image_processor_returns_the_six_albums_the_model_sees(stack: LocalStack) -> None:
-    outcome = accepted(stack)
+    outcome = stored(stack)
     stack.vision.register(jpeg(), VISION_ALBUMS)
     result = image_processor.handler({"executionArn": ARN, "upload": outcome["upload"]}, None)
     assert result["albums"] == ALBUMS
@@ -171,7 +118,7 @@ def test_image_processor_returns_the_six_albums_the_model_sees(stack: LocalStack
 
 
 def test_image_processor_raises_typed_errors_without_retrying_itself(stack: LocalStack) -> None:
-    outcome = accepted(stack)
+    outcome = stored(stack)
     payload = {"executionArn": ARN, "upload": outcome["upload"]}
     stack.vision.register(jpeg(), VISION_ALBUMS)
     stack.vision.throttle_next(1)
@@ -190,32 +137,7 @@ def test_image_processor_raises_typed_errors_without_retrying_itself(stack: Loca
         image_processor.handler({"executionArn": ARN, "upload": None}, None)
 
 
-# --- workflow store ----------------------------------------------------------------------
-
-
-def test_store_initial_data_writes_six_albums(
-    stack: LocalStack, repository: AlbumRepository
-) -> None:
-    stored(stack)
-    assert [record.album.to_dict() for record in repository.get_albums(EXECUTION_ID)] == ALBUMS
-
-
-def test_store_refuses_malformed_albums_and_writes_nothing(stack: LocalStack) -> None:
-    outcome = accepted(stack)
-    before = scan_items(stack.dynamodb, stack.table_name)
-    with pytest.raises(InvalidAlbumError):
-        workflow_store.handler(
-            {
-                "action": "store_initial_data",
-                "executionArn": ARN,
-                "upload": outcome["upload"],
-                "albums": ALBUMS[:5],
-            },
-            None,
-        )
-    assert scan_items(stack.dynamodb, stack.table_name) == before
-    with pytest.raises(InvalidRecordError, match="unknown action"):
-        workflow_store.handler({"action": "drop_table", "executionArn": ARN}, None)
+# --- validation notifier -----------------------------------------------------------------
 
 
 def test_notifier_creates_the_pending_task_and_publishes_one_message(
@@ -277,134 +199,6 @@ def test_notifier_without_a_token_writes_nothing(
         )
     with pytest.raises(TaskNotFoundError):
         repository.get_task(keys.task_id_for(SF, EXECUTION_ID))
-
-
-def test_apply_validation_stores_the_corrections_and_closes_the_task(
-    stack: LocalStack, repository: AlbumRepository
-) -> None:
-    awaiting(stack)
-    decision = ValidationDecision((AlbumCorrection(index=3, year=1976),))
-    result = workflow_store.handler(
-        {
-            "action": "apply_validation",
-            "executionArn": ARN,
-            "albums": ALBUMS,
-            "decision": decision.to_dict(),
-        },
-        None,
-    )
-    assert result["albums"][2] == {
-        **ALBUMS[2],
-        "year": 1976,
-        "yearOriginal": 1977,
-        "yearValidated": True,
-    }
-    record = repository.get_albums(EXECUTION_ID)[2]
-    assert (record.album.year, record.year_original, record.year_validated) == (1976, 1977, True)
-    task = repository.get_task(keys.task_id_for(SF, EXECUTION_ID))
-    assert task.status is TaskStatus.COMPLETED
-    assert task.corrections == decision.corrections
-
-
-def test_timeout_keeps_the_original_data_and_marks_the_task_timeout(
-    stack: LocalStack, repository: AlbumRepository
-) -> None:
-    awaiting(stack)
-    result = workflow_store.handler(
-        {"action": "timeout", "executionArn": ARN, "albums": ALBUMS}, None
-    )
-    assert [a["year"] for a in result["albums"]] == [a["year"] for a in ALBUMS]
-    assert not any(a["yearValidated"] for a in result["albums"])
-    task = repository.get_task(keys.task_id_for(SF, EXECUTION_ID))
-    assert task.status is TaskStatus.TIMEOUT
-
-
-def test_reject_ends_the_execution_rejected_with_the_reason(
-    stack: LocalStack, repository: AlbumRepository
-) -> None:
-    awaiting(stack)
-    result = workflow_store.handler(
-        {"action": "reject", "executionArn": ARN, "reason": "not my shelf"}, None
-    )
-    assert result["status"] == "rejected"
-    record = repository.get_execution(EXECUTION_ID)
-    assert (record.status, record.rejection_reason) == (ExecutionStatus.REJECTED, "not my shelf")
-    assert repository.get_task(keys.task_id_for(SF, EXECUTION_ID)).status is TaskStatus.REJECTED
-
-
-def test_store_results_records_prices_and_per_album_failures(
-    stack: LocalStack, repository: AlbumRepository
-) -> None:
-    awaiting(stack)
-    workflow_store.handler({"action": "timeout", "executionArn": ARN, "albums": ALBUMS}, None)
-    results: list[dict[str, Any]] = [
-        price_estimator.handler({"executionArn": ARN, "album": album}, None) for album in ALBUMS
-    ]
-    cause = json.dumps({"errorType": "PriceEstimationError", "errorMessage": "no market data"})
-    results[4] = {"albumIndex": 5, "error": "PriceEstimationError", "cause": cause}
-    result = workflow_store.handler(
-        {"action": "store_results", "executionArn": ARN, "results": results}, None
-    )
-    assert result["status"] == "completed_with_errors"
-    records = repository.get_albums(EXECUTION_ID)
-    assert [r.price_status for r in records] == [PriceStatus.PRICED] * 4 + [
-        PriceStatus.FAILED,
-        PriceStatus.PRICED,
-    ]
-    assert (records[4].price_error, records[4].price_error_message) == (
-        "PriceEstimationError",
-        "no market data",
-    )
-    assert repository.get_execution(EXECUTION_ID).status is ExecutionStatus.COMPLETED_WITH_ERRORS
-
-
-def test_store_results_refuses_an_incomplete_set_and_writes_nothing(stack: LocalStack) -> None:
-    awaiting(stack)
-    workflow_store.handler({"action": "timeout", "executionArn": ARN, "albums": ALBUMS}, None)
-    before = scan_items(stack.dynamodb, stack.table_name)
-    results = [{"albumIndex": i, "error": "X", "cause": "y"} for i in range(1, 6)]
-    with pytest.raises(InvalidAlbumError):
-        workflow_store.handler(
-            {"action": "store_results", "executionArn": ARN, "results": results}, None
-        )
-    with pytest.raises(InvalidAlbumError, match="neither"):
-        workflow_store.handler(
-            {"action": "store_results", "executionArn": ARN, "results": [{"albumIndex": 1}]},
-            None,
-        )
-    assert scan_items(stack.dynamodb, stack.table_name) == before
-
-
-def test_fail_records_error_cause_and_step(stack: LocalStack, repository: AlbumRepository) -> None:
-    stored(stack)
-    cause = json.dumps({"errorType": "VisionThrottledError", "errorMessage": "slow down"})
-    result = workflow_store.handler(
-        {
-            "action": "fail",
-            "executionArn": ARN,
-            "error": "VisionThrottledError",
-            "cause": cause,
-            "step": "ProcessImage",
-        },
-        None,
-    )
-    assert result["status"] == "failed"
-    failure = repository.get_execution(EXECUTION_ID).failure
-    assert failure is not None
-    assert (failure.error, failure.cause, failure.step) == (
-        "VisionThrottledError",
-        "slow down",
-        "ProcessImage",
-    )
-
-
-def test_fail_without_a_record_only_logs(stack: LocalStack) -> None:
-    result = workflow_store.handler(
-        {"action": "fail", "executionArn": ARN, "error": "X", "cause": "y", "step": "Accept"},
-        None,
-    )
-    assert result["status"] == "failed"
-    assert scan_items(stack.dynamodb, stack.table_name) == []
 
 
 # --- price estimator ---------------------------------------------------------------------

@@ -18,6 +18,13 @@ from typing import Any
 
 import pytest
 
+from albums.domain.records import TASK_RETENTION
+from albums.workflow_contract import (
+    STATE_MACHINE_ONLY_STATES,
+    Step,
+    asl_retriers,
+    asl_retry_variables,
+)
 from localmode.stepfunctions import FUNCTION_VARIABLES, render_definition, template_variables
 from localmode.templatefile import (
     STATE_MACHINE_TEMPLATE,
@@ -29,15 +36,18 @@ from localmode.templatefile import (
 from orchestrator.config import OrchestratorConfig
 
 EXPECTED_PLACEHOLDERS = {
-    "accept_upload_arn",
     "image_processor_arn",
-    "workflow_store_arn",
     "validation_notifier_arn",
     "price_estimator_arn",
+    "table_name",
+    "uploads_bucket",
     "validation_timeout_seconds",
     "validation_heartbeat_seconds",
     "execution_timeout_seconds",
+    *asl_retry_variables(),
 }
+#: Where code must run: the only Lambdas the state machine invokes.
+CODE_FUNCTIONS = {"image_processor", "validation_notifier", "price_estimator"}
 TERRAFORM = shutil.which("terraform")
 
 
@@ -246,42 +256,94 @@ def test_the_execution_timeout_bounds_the_whole_state_machine() -> None:
         template_variables(arns(), timeout_seconds=60, execution_timeout_seconds=31536001)
 
 
-def test_rendered_template_is_json_with_every_value_in_place() -> None:
+def _tasks(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every Task state, the Map's item processor included."""
+    found = {}
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            found[name] = state
+        if state["Type"] == "Map":
+            found.update(_tasks(state["ItemProcessor"]["States"]))
+    return found
+
+
+def test_rendered_template_is_jsonata_with_every_value_in_place() -> None:
     document = definition(timeout=120, heartbeat=60)
-    assert document["QueryLanguage"] == "JSONPath"
+    assert document["QueryLanguage"] == "JSONata"
     states = document["States"]
     functions = arns()
-    assert states["Accept"]["Parameters"]["FunctionName"] == functions["accept_upload"]
-    assert states["ProcessImage"]["Parameters"]["FunctionName"] == functions["image_processor"]
+    assert states["ProcessImage"]["Arguments"]["FunctionName"] == functions["image_processor"]
     wait = states["WaitForValidation"]
     assert wait["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
-    assert wait["Parameters"]["FunctionName"] == functions["validation_notifier"]
+    assert wait["Arguments"]["FunctionName"] == functions["validation_notifier"]
     assert (wait["TimeoutSeconds"], wait["HeartbeatSeconds"]) == (120, 60)
-    assert wait["Parameters"]["Payload"]["timeoutSeconds"] == 120
-    assert wait["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
+    assert wait["Arguments"]["Payload"]["timeoutSeconds"] == 120
+    assert wait["Arguments"]["Payload"]["taskToken"] == "{% $states.context.Task.Token %}"
     item = states["EstimatePrices"]["ItemProcessor"]["States"]["EstimatePrice"]
-    assert item["Parameters"]["FunctionName"] == functions["price_estimator"]
+    assert item["Arguments"]["FunctionName"] == functions["price_estimator"]
 
 
-def test_process_image_retries_throttling_three_times_with_backoff_and_catches_the_rest() -> None:
-    state = definition()["States"]["ProcessImage"]
-    (retry,) = state["Retry"]
-    assert {"VisionThrottledError", "VisionServiceError", "TransientError"} <= set(
-        retry["ErrorEquals"]
-    )
-    assert (retry["MaxAttempts"], retry["BackoffRate"]) == (3, 2)
-    assert "VisionOutputError" not in retry["ErrorEquals"]
-    assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+def test_lambdas_run_only_where_code_must_and_every_table_write_is_direct() -> None:
+    text = render(STATE_MACHINE_TEMPLATE.read_text(), variables())
+    tasks = _tasks(json.loads(text)["States"])
+    invoked = {
+        name: task["Arguments"]["FunctionName"]
+        for name, task in tasks.items()
+        if task["Resource"].startswith("arn:aws:states:::lambda:")
+    }
+    assert set(invoked.values()) == {arns()[name] for name in CODE_FUNCTIONS}
+    assert set(invoked) == {"ProcessImage", "WaitForValidation", "EstimatePrice"}
+    direct = {name: task["Resource"] for name, task in tasks.items() if name not in invoked}
+    assert set(direct.values()) == {
+        "arn:aws:states:::dynamodb:putItem",
+        "arn:aws:states:::dynamodb:getItem",
+        "arn:aws:states:::dynamodb:updateItem",
+        "arn:aws:states:::aws-sdk:dynamodb:transactWriteItems",
+    }
+    # The table is the deployment's: only ever named by the template variable.
+    template = STATE_MACHINE_TEMPLATE.read_text()
+    named = render(template, {**variables(), "table_name": "albums-test"})
+    assert named.count("albums-test") == template.count("${table_name}") > 0
+
+
+def test_every_state_is_a_step_of_the_contract_or_a_state_machine_only_state() -> None:
+    states = definition()["States"]
+    steps = {str(step) for step in Step} - {Step.ESTIMATE_PRICE}
+    assert set(states) == (steps | set(STATE_MACHINE_ONLY_STATES)) - {"PriceFailed"}
+    inner = states["EstimatePrices"]["ItemProcessor"]["States"]
+    assert set(inner) == {Step.ESTIMATE_PRICE, "PriceFailed"}
+
+
+def test_every_retry_is_the_contracts() -> None:
+    """One data file decides: the ASL Retry of each step is what the contract renders."""
+    states = definition()["States"]
+    tasks = _tasks(states)
+    for name, task in tasks.items():
+        step = Step(name) if name in {str(s) for s in Step} else STATE_MACHINE_ONLY_STATES[name]
+        assert step is not None, name
+        assert task["Retry"] == asl_retriers(step), name
 
 
 def test_validation_timeout_continues_and_rejection_ends_rejected() -> None:
     states = definition()["States"]
-    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in states["WaitForValidation"]["Catch"]}
-    assert catches[("States.Timeout", "States.HeartbeatTimeout")] == "ApplyOriginalData"
-    assert catches[("ValidationRejected",)] == "Reject"
-    assert states["ApplyOriginalData"]["Parameters"]["Payload"]["action"] == "timeout"
-    assert states["ApplyOriginalData"]["Next"] == "EstimatePrices"
-    assert states[states["Reject"]["Next"]]["Type"] == "Succeed"
+    catches = {tuple(c["ErrorEquals"]): c for c in states["WaitForValidation"]["Catch"]}
+    timeout = catches[("States.Timeout", "States.HeartbeatTimeout")]
+    assert timeout["Next"] == "ExpireValidationTask"
+    assert timeout["Assign"]["decision"] is None
+    assert states["ExpireValidationTask"]["Next"] == "ApplyValidation"
+    rejected = catches[("ValidationRejected",)]
+    assert rejected["Next"] == "RejectValidationTask"
+    assert states["RejectValidationTask"]["Next"] == "RejectExecution"
+    assert states[states["RejectExecution"]["Next"]]["Type"] == "Succeed"
+    assert states["ApplyValidation"]["Next"] == "EstimatePrices"
+
+
+def test_a_closed_task_lives_as_long_as_the_repository_keeps_it() -> None:
+    """The TTL the state machine writes is records.TASK_RETENTION, in seconds."""
+    text = STATE_MACHINE_TEMPLATE.read_text()
+    retention = int(TASK_RETENTION.total_seconds())
+    assert text.count(f"+ {retention}") == 3  # timeout, rejection, the answered task
+    assert text.count("2592000") == 3
 
 
 def test_price_map_isolates_each_album() -> None:
@@ -292,18 +354,23 @@ def test_price_map_isolates_each_album() -> None:
     task = item_states["EstimatePrice"]
     assert "PriceSourceUnavailableError" in task["Retry"][0]["ErrorEquals"]
     assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
-    assert item_states[task["Catch"][0]["Next"]]["Type"] == "Pass"
+    assert item_states[task["Catch"][0]["Next"]]["Type"] == "Succeed"
 
 
-def test_every_failure_is_recorded_before_the_fail_state() -> None:
+def test_every_failure_names_its_step_and_is_recorded_before_the_fail_state() -> None:
+    """Each Catch assigns the failed step itself: no Pass state per step."""
     states = definition()["States"]
+    assert not [name for name, state in states.items() if state["Type"] == "Pass"]
+    steps = {str(step) for step in Step}
     for name, state in states.items():
         if state["Type"] not in ("Task", "Map") or name == "RecordFailure":
             continue
         last = state["Catch"][-1]
         assert last["ErrorEquals"] == ["States.ALL"], name
-        namer = states[last["Next"]]
-        assert (namer["Type"], namer["Result"], namer["Next"]) == ("Pass", name, "RecordFailure")
+        assert last["Next"] == "RecordFailure", name
+        assert last["Assign"]["failedStep"] in steps, name
+        own = name if name in steps else STATE_MACHINE_ONLY_STATES[name]
+        assert last["Assign"]["failedStep"] == own, name
     assert states["RecordFailure"]["Next"] == "Failed"
     assert states["Failed"]["Type"] == "Fail"
 
@@ -319,16 +386,18 @@ def test_local_definition_is_rendered_from_the_same_template() -> None:
             template_variables(arns(), timeout_seconds=5, heartbeat_seconds=heartbeat)
 
 
-def test_both_patterns_retry_vision_and_prices_three_times() -> None:
+def test_both_patterns_retry_vision_and_prices_from_the_one_contract() -> None:
     """DESIGN.md's "retry 3 times": ASL ``MaxAttempts`` counts retries, the SDK attempts."""
     states = definition()["States"]
     (vision,) = states["ProcessImage"]["Retry"]
     price_states = states["EstimatePrices"]["ItemProcessor"]["States"]
     (price,) = next(s["Retry"] for s in price_states.values() if "Retry" in s)
     durable = OrchestratorConfig()
-    assert vision["MaxAttempts"] + 1 == durable.vision_retry.max_attempts == 4
-    assert price["MaxAttempts"] + 1 == durable.price_retry.max_attempts == 4
-    assert (vision["IntervalSeconds"], vision["BackoffRate"]) == (
-        durable.vision_retry.initial_delay_seconds,
-        durable.vision_retry.backoff_rate,
-    )
+    for asl, policy in ((vision, durable.vision_retry), (price, durable.price_retry)):
+        assert asl["MaxAttempts"] + 1 == policy.max_attempts == 4
+        assert (asl["IntervalSeconds"], asl["BackoffRate"], asl["MaxDelaySeconds"]) == (
+            policy.initial_delay_seconds,
+            policy.backoff_rate,
+            policy.max_delay_seconds,
+        )
+        assert asl["JitterStrategy"] == policy.jitter.name

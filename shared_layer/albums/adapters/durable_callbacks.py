@@ -66,13 +66,17 @@ def encode_result(result: Mapping[str, Any]) -> bytes:
 
 
 def failure_error(error: str = REJECTION_ERROR, message: str = "") -> dict[str, str]:
-    """Return the ``ErrorObject`` of a callback failure, trimmed to the service's limits."""
+    """Return the ``ErrorObject`` of a callback failure, trimmed to the service's limits.
+
+    A blank ``message`` is sent as none, as ``SendTaskFailure`` sends no cause: the
+    workflow then gives the rejection its default reason, the same in both patterns.
+    """
     if not isinstance(error, str) or not error.strip():
         raise InvalidRecordError("a callback failure needs an error type")
-    return {
-        "ErrorType": error.strip()[:MAX_ERROR_TYPE],
-        "ErrorMessage": (message or error)[:MAX_ERROR_MESSAGE],
-    }
+    body = {"ErrorType": error.strip()[:MAX_ERROR_TYPE]}
+    if message.strip():
+        body["ErrorMessage"] = message[:MAX_ERROR_MESSAGE]
+    return body
 
 
 @dataclass(frozen=True, slots=True)

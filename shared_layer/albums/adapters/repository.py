@@ -518,16 +518,57 @@ class AlbumRepository:
             fields.update(metrics_fields(metrics))
         return self._end_execution(execution_id, status, fields)
 
-    def fail_execution(self, execution_id: str, failure: FailureDetails) -> ExecutionRecord:
+    def fail_execution(
+        self, execution_id: str, failure: FailureDetails, *, upload: UploadRef | None = None
+    ) -> ExecutionRecord:
         """End an execution as ``failed`` with the error, its cause and the step it hit.
 
         Same rules as :meth:`complete_execution`: only from a non-terminal status; a retry
-        that finds it already failed writes nothing.
+        that finds it already failed writes nothing. The execution record is written with
+        the initial data, so a step before that (the vision call) fails an execution that
+        has no record yet: given its ``upload``, the record is then created as failed.
+
+        Raises
+        ------
+        ExecutionNotFoundError
+            When no record exists and no ``upload`` is given.
+        StateRegressionError
+            When the execution already ended in another status.
         """
         self._own_execution(execution_id)
         if not isinstance(failure, FailureDetails):
             raise InvalidRecordError("failure must be FailureDetails")
-        return self._end_execution(execution_id, ExecutionStatus.FAILED, failure_fields(failure))
+        if upload is None:
+            return self._end_execution(
+                execution_id, ExecutionStatus.FAILED, failure_fields(failure)
+            )
+        now = self._now()
+        record = ExecutionRecord(
+            execution_id=execution_id,
+            workflow_type=self.workflow_type,
+            status=ExecutionStatus.FAILED,
+            upload=upload,
+            created_at=now,
+            updated_at=now,
+            ended_at=now,
+            failure=failure,
+        )
+        item = record.to_item()
+        key = {"pk": item.pop("pk"), "sk": item.pop("sk")}
+        expression = _Expression()
+        # What the record already says about itself stays; only the ending is written.
+        kept = frozenset(item) - {"status", "updatedAt", "endedAt", "failure"}
+        update = expression.update(item, keep=kept)
+        condition = f"attribute_not_exists(pk) OR {expression.status_in(_ACTIVE)}"
+        request = expression.update_request(self._table, key, update, condition)
+        try:
+            return ExecutionRecord.from_item(self._update(request))
+        except _ConditionFailed as failed:
+            if failed.item is not None and failed.item.get("status") == ExecutionStatus.FAILED:
+                return ExecutionRecord.from_item(failed.item)
+            raise self._refuse_execution_write(
+                execution_id, failed.item, "mark it failed"
+            ) from None
 
     def _end_execution(
         self, execution_id: str, status: ExecutionStatus, fields: dict[str, Any]
@@ -810,18 +851,20 @@ class AlbumRepository:
             "store the initial data first"
         )
 
-    def store_prices(
+    def store_results(
         self, execution_id: str, results: Sequence[AlbumPriceResult]
     ) -> ExecutionStatus:
-        """Write each album's price (or its ``failed`` status and error), all or none.
+        """Write each album's price (or its ``failed`` status and error) and end the execution.
 
-        One transaction: a check that the execution has not ended, and six album updates
-        conditional on the album existing.
+        One transaction, all or none: the execution's end (``completed`` when every album
+        is priced, else ``completed_with_errors``; conditional on it not having ended) and
+        six album updates, each conditional on the album existing. A retry that finds the
+        execution already ended in that status writes nothing.
 
         Returns
         -------
         ExecutionStatus
-            ``completed`` when every album is priced, else ``completed_with_errors``.
+            The status the execution ended in.
 
         Raises
         ------
@@ -835,17 +878,16 @@ class AlbumRepository:
             raise InvalidAlbumError("results must be AlbumPriceResult values")
         outcome = completion_status(list(results))
         now = self._now()
-        guard = _Expression()
+        end = _Expression()
+        end_update = end.update({"status": outcome.value, "updatedAt": now, "endedAt": now})
         writes: list[TransactWriteItemTypeDef] = [
             {
-                "ConditionCheck": {
-                    "TableName": self._table,
-                    "Key": _serialize(self._execution_key(execution_id)),
-                    "ConditionExpression": self._active_guard(guard),
-                    "ExpressionAttributeNames": guard.names,
-                    "ExpressionAttributeValues": guard.values,
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
+                "Update": end.update_request(
+                    self._table,
+                    self._execution_key(execution_id),
+                    end_update,
+                    self._active_guard(end),
+                )
             }
         ]
         for result in sorted(results, key=lambda result: result.index):
@@ -866,7 +908,9 @@ class AlbumRepository:
         try:
             self._transact(writes)
         except _ConditionFailed as failed:
-            raise self._album_write_refused(execution_id, failed, "store prices") from None
+            if failed.index == 0 and (failed.item or {}).get("status") == outcome:
+                return outcome
+            raise self._album_write_refused(execution_id, failed, "store results") from None
         return outcome
 
     # --- validation tasks --------------------------------------------------------------

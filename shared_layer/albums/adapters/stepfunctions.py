@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -21,13 +22,17 @@ from albums.domain import keys
 from albums.domain.cost import count_state_transitions
 from albums.domain.errors import ExecutionNotFoundError, InvalidRecordError
 from albums.domain.models import WorkflowType
+from albums.workflow_contract import Integration, load_contract, step_of_state
 
 if TYPE_CHECKING:
     from types_boto3_stepfunctions.client import SFNClient
 
 PATTERN: Final = WorkflowType.STEP_FUNCTIONS
-#: History events that start one Lambda invocation (retries included).
-_LAMBDA_SCHEDULED: Final = frozenset({"TaskScheduled", "LambdaFunctionScheduled"})
+#: History events that start one Lambda invocation (retries included). ``TaskScheduled``
+#: starts any integration's call (DynamoDB too): only a ``lambda`` resource type counts.
+_LAMBDA_SCHEDULED: Final = "LambdaFunctionScheduled"
+_TASK_SCHEDULED: Final = "TaskScheduled"
+_LAMBDA_RESOURCE_TYPE: Final = "lambda"
 _MAX_MESSAGE: Final = 4000
 #: Error codes meaning "no such execution" (a malformed ARN names none either).
 _NO_SUCH_EXECUTION: Final = frozenset({"ExecutionDoesNotExist", "InvalidArn"})
@@ -130,8 +135,53 @@ def measure_execution(
         status=str(described["status"]),
         transitions=count_state_transitions(history),
         duration_ms=max(0, round((stopped - started).total_seconds() * 1000)),
-        lambda_invocations=sum(1 for event in history if event.get("type") in _LAMBDA_SCHEDULED),
+        lambda_invocations=count_lambda_invocations(history),
     )
+
+
+def count_lambda_invocations(history: Sequence[Mapping[str, Any]]) -> int:
+    """Return the Lambda invocations an execution's history started, retries included.
+
+    A task state of a direct service integration (``dynamodb``, ``aws-sdk:dynamodb``) is
+    scheduled like a Lambda task; its ``resourceType`` tells them apart.
+    """
+    count = 0
+    for event in history:
+        kind = event.get("type")
+        if kind == _LAMBDA_SCHEDULED:
+            count += 1
+        elif kind == _TASK_SCHEDULED:
+            details = event.get("taskScheduledEventDetails") or {}
+            count += details.get("resourceType") == _LAMBDA_RESOURCE_TYPE
+    return count
+
+
+def count_table_write_invocations(history: Sequence[Mapping[str, Any]]) -> int:
+    """Return the Lambda invocations an execution made for steps that only write the table.
+
+    A step whose integration the workflow contract names ``dynamodb`` is a table write: the
+    state machine makes it a direct DynamoDB call. A Lambda scheduled in such a step's
+    state (the step itself or a state of its own, such as ``ReadClaim``) would be an extra
+    invoke, cold start and compute that the direct integration avoids; the figure shows
+    that there are none.
+    """
+    contract = load_contract()
+    count = 0
+    current: str | None = None
+    for event in history:
+        kind = str(event.get("type", ""))
+        if kind.endswith("StateEntered"):
+            current = (event.get("stateEnteredEventDetails") or {}).get("name")
+            continue
+        scheduled = kind == _LAMBDA_SCHEDULED or (
+            kind == _TASK_SCHEDULED
+            and (event.get("taskScheduledEventDetails") or {}).get("resourceType")
+            == _LAMBDA_RESOURCE_TYPE
+        )
+        step = step_of_state(current) if scheduled and current else None
+        if step is not None and contract.steps[step].integration is Integration.DYNAMODB:
+            count += 1
+    return count
 
 
 def _last_timestamp(events: list[dict[str, Any]]) -> datetime | None:

@@ -18,6 +18,12 @@ expiry (``gsi1pk = {tenant}#tasks#{status}``, ``gsi1sk = {expiresAt}#{taskId}``)
 S3 keys are restricted to characters that URL-encoding leaves unchanged
 (``A-Z a-z 0-9 . _ - ~`` and ``/``), so the key in an S3 event, encoded or not, is the
 key in the bucket: no decoding step, and no way to smuggle ``%2e%2e`` past the rules.
+
+The upload rules (:func:`parse_object_created_event`, :func:`validate_s3_key`,
+:class:`UploadRef`) exist twice: here, and as the state machine's ``CheckUpload`` state in
+JSONata, which must give the same error messages. So the values those messages quote are
+shown with ``ascii()`` (``!a``), not ``repr()``: which non-ASCII characters ``repr()``
+prints as they are depends on Python's Unicode tables, which JSONata does not have.
 """
 
 from __future__ import annotations
@@ -90,7 +96,7 @@ def validate_s3_key(key: object) -> str:
         if not _KEY_SEGMENT.fullmatch(segment):
             raise InvalidS3KeyError(
                 "S3 key may contain only A-Z a-z 0-9 . _ - ~ and '/' "
-                f"(found {_first_bad_char(segment)!r})"
+                f"(found {_first_bad_char(segment)!a})"
             )
     file_name = segments[-1]
     lowered = file_name.lower()
@@ -133,16 +139,16 @@ class UploadRef:
     def __post_init__(self) -> None:
         if not isinstance(self.bucket, str) or not _BUCKET_NAME.fullmatch(self.bucket):
             raise InvalidUploadEventError(
-                f"bucket name is not a valid S3 bucket name: {self.bucket!r}"
+                f"bucket name is not a valid S3 bucket name: {self.bucket!a}"
             )
         validate_s3_key(self.key)
         if self.version_id is not None and (
             not isinstance(self.version_id, str) or not _VERSION_ID.fullmatch(self.version_id)
         ):
-            raise InvalidUploadEventError(f"version id is malformed: {self.version_id!r}")
+            raise InvalidUploadEventError(f"version id is malformed: {self.version_id!a}")
         if self.etag is not None:
             if not isinstance(self.etag, str) or not _ETAG.fullmatch(self.etag):
-                raise InvalidUploadEventError(f"etag is malformed: {self.etag!r}")
+                raise InvalidUploadEventError(f"etag is malformed: {self.etag!a}")
             object.__setattr__(self, "etag", self.etag.strip('"'))
         if self.version_id is None and self.etag is None:
             raise InvalidUploadEventError(
@@ -152,7 +158,7 @@ class UploadRef:
             isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0
         ):
             raise InvalidUploadEventError(
-                f"object size must be a non-negative integer, got {self.size!r}"
+                f"object size must be a non-negative integer, got {self.size!a}"
             )
 
     @property
@@ -221,7 +227,7 @@ def parse_object_created_event(event: object, *, uploads_bucket: str | None = No
     if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
         raise InvalidUploadEventError(
             "event is not an S3 'Object Created' event "
-            f"(source={event.get('source')!r}, detail-type={event.get('detail-type')!r})"
+            f"(source={event.get('source')!a}, detail-type={event.get('detail-type')!a})"
         )
     detail = event.get("detail")
     if not isinstance(detail, dict):
@@ -236,7 +242,7 @@ def parse_object_created_event(event: object, *, uploads_bucket: str | None = No
     validate_s3_key(obj["key"])
     if uploads_bucket is not None and bucket["name"] != uploads_bucket:
         raise InvalidUploadEventError(
-            f"event names bucket {bucket['name'][:63]!r}, not the uploads bucket {uploads_bucket!r}"
+            f"event names bucket {bucket['name'][:63]!a}, not the uploads bucket {uploads_bucket!a}"
         )
     return UploadRef(
         bucket=bucket["name"],

@@ -1,15 +1,23 @@
 """Per-step durations of one execution, read from either pattern's history, on one vocabulary.
 
-Both patterns run the same business steps under different names (the state machine's
-states, the durable function's named operations). :class:`WorkflowStep` is the shared
-vocabulary; :data:`STEP_FUNCTIONS_STATES` and :data:`DURABLE_OPERATIONS` map each
-pattern's names onto it, so a chart compares like with like.
+Both patterns run the same business steps under the same names, the workflow contract's
+:class:`~albums.workflow_contract.Step`: the state machine's state names and the durable
+function's operation names alike. Each pattern's history is read with those names, so a
+chart compares like with like:
+
+- Step Functions: a top-level state named as a step counts as that step; a state only the
+  state machine has (a Choice, a claim read, expiring the validation task) counts in the
+  step it belongs to (:data:`~albums.workflow_contract.STATE_MACHINE_ONLY_STATES`); a
+  terminal one in none (its time is :data:`FINISH`'s). States inside the Map are the
+  Map's.
+- Durable functions: a top-level operation named as a step counts as that step (the
+  per-album ``EstimatePrice-<n>`` are inside the ``EstimatePrices`` map).
 
 How a step's duration is measured, the same way in both patterns: from the end of the
 previous step (or the execution start) to the end of this step. Orchestration overhead
-between two steps (a state transition, a checkpoint, a Choice state) is therefore counted
-in the step that follows it, and the steps plus :attr:`WorkflowStep.FINISH` add up to the
-execution's duration. Only ends are used because they are reliable in both histories:
+between two steps (a state transition, a checkpoint) is therefore counted in the step
+that follows it, and the steps plus :data:`FINISH` add up to the execution's duration.
+Only ends are used because they are reliable in both histories:
 
 - Step Functions: ``*StateExited`` events of the top-level states.
 - Durable functions: the last ``*Succeeded``/``*Failed`` event of each top-level
@@ -21,8 +29,8 @@ The human validation is split in two: :attr:`StepTimings.review_wait_s` is the r
 time (from the moment the task was ready to the moment the answer arrived: Step
 Functions ``TaskSubmitted`` → ``TaskSucceeded``/``TaskFailed``/``TaskTimedOut`` of the
 waiting state; durable: the submitter step's end → the callback's end), and
-:attr:`WorkflowStep.HUMAN_VALIDATION` keeps the rest (creating the task, notifying,
-pausing and resuming), which is the orchestration's own work.
+``WaitForValidation`` keeps the rest (creating the task, notifying, pausing and
+resuming), which is the orchestration's own work.
 
 Pure Python: events are the APIs' dicts (``GetExecutionHistory`` members ``type``,
 ``id``, ``previousEventId``, ``timestamp``; ``GetDurableExecutionHistory`` members
@@ -35,12 +43,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
 from albums.domain.errors import AlbumRegistrationError, InvalidRecordError
 from albums.domain.records import parse_timestamp
+from albums.workflow_contract import Step, step_of_state
 
 
 class StepTimingError(AlbumRegistrationError):
@@ -49,56 +57,14 @@ class StepTimingError(AlbumRegistrationError):
     code = "step_timing_invalid"
 
 
-class WorkflowStep(StrEnum):
-    """The workflow's steps, named the same for both patterns, in workflow order."""
+#: From the last step's end to the execution's end: the key after the steps in
+#: :attr:`StepTimings.steps_s`.
+FINISH: Final = "finish"
+#: Every key :attr:`StepTimings.steps_s` can hold, in workflow order.
+TIMED_STEPS: Final[tuple[str, ...]] = (*(step.value for step in Step), FINISH)
 
-    ACCEPT = "accept"
-    PROCESS_IMAGE = "process_image"
-    STORE_INITIAL_DATA = "store_initial_data"
-    HUMAN_VALIDATION = "human_validation"
-    APPLY_VALIDATION = "apply_validation"
-    REJECT = "reject"
-    ESTIMATE_PRICES = "estimate_prices"
-    STORE_RESULTS = "store_results"
-    RECORD_FAILURE = "record_failure"
-    #: From the last step's end to the execution's end.
-    FINISH = "finish"
-
-
-#: Top-level state names of ``state_machine/album_registration.asl.json.tftpl``.
-STEP_FUNCTIONS_STATES: Final[Mapping[str, WorkflowStep]] = MappingProxyType(
-    {
-        "Accept": WorkflowStep.ACCEPT,
-        "ProcessImage": WorkflowStep.PROCESS_IMAGE,
-        "StoreInitialData": WorkflowStep.STORE_INITIAL_DATA,
-        "WaitForValidation": WorkflowStep.HUMAN_VALIDATION,
-        "ApplyValidatedData": WorkflowStep.APPLY_VALIDATION,
-        "ApplyOriginalData": WorkflowStep.APPLY_VALIDATION,
-        "Reject": WorkflowStep.REJECT,
-        "EstimatePrices": WorkflowStep.ESTIMATE_PRICES,
-        "StoreResults": WorkflowStep.STORE_RESULTS,
-        "RecordFailure": WorkflowStep.RECORD_FAILURE,
-    }
-)
-#: The waiting state, and the Map iteration's task that estimates one album's price.
-STEP_FUNCTIONS_WAIT_STATE: Final = "WaitForValidation"
-STEP_FUNCTIONS_ESTIMATE_STATE: Final = "EstimatePrice"
-
-#: Top-level operation names of the durable orchestrator (``orchestrator.config.Operation``).
-DURABLE_OPERATIONS: Final[Mapping[str, WorkflowStep]] = MappingProxyType(
-    {
-        "AcceptUpload": WorkflowStep.ACCEPT,
-        "ProcessImage": WorkflowStep.PROCESS_IMAGE,
-        "StoreInitialData": WorkflowStep.STORE_INITIAL_DATA,
-        "HumanValidation": WorkflowStep.HUMAN_VALIDATION,
-        "ApplyValidation": WorkflowStep.APPLY_VALIDATION,
-        "RejectExecution": WorkflowStep.REJECT,
-        "EstimatePrices": WorkflowStep.ESTIMATE_PRICES,
-        "StoreResults": WorkflowStep.STORE_RESULTS,
-        "RecordFailure": WorkflowStep.RECORD_FAILURE,
-    }
-)
-
+#: States whose events between their entry and exit belong to them (Map iterations).
+_SF_NESTING_STATES: Final = ("Map", "Parallel")
 _SF_EXECUTION_ENDS: Final = frozenset(
     {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
 )
@@ -119,9 +85,9 @@ class StepTimings:
     duration_s
         From the execution's start to its end.
     steps_s
-        Seconds per :class:`WorkflowStep` value, in the order the steps ended; they add up
-        to ``duration_s`` (review wait included in ``human_validation``'s share, see
-        :attr:`steps_excluding_review_s`).
+        Seconds per :class:`~albums.workflow_contract.Step` value (and :data:`FINISH`), in
+        the order the steps ended; they add up to ``duration_s`` (review wait included in
+        ``WaitForValidation``'s share, see :attr:`steps_excluding_review_s`).
     review_wait_s
         The reviewer's share of the human validation (0 when no validation happened).
     estimate_run_s
@@ -148,9 +114,9 @@ class StepTimings:
 
     @property
     def steps_excluding_review_s(self) -> dict[str, float]:
-        """:attr:`steps_s` with the reviewer's time taken out of the human validation."""
+        """:attr:`steps_s` with the reviewer's time taken out of ``WaitForValidation``."""
         steps = dict(self.steps_s)
-        key = WorkflowStep.HUMAN_VALIDATION.value
+        key = Step.WAIT_FOR_VALIDATION.value
         if key in steps:
             steps[key] = max(0.0, steps[key] - self.review_wait_s)
         return steps
@@ -170,7 +136,7 @@ def _seconds(start: datetime, end: datetime) -> float:
 
 
 def _steps_from_ends(
-    start: datetime, end: datetime, ends: Sequence[tuple[datetime, WorkflowStep]]
+    start: datetime, end: datetime, ends: Sequence[tuple[datetime, Step]]
 ) -> dict[str, float]:
     """Split ``start``..``end`` at each step's end, in time order (ties keep input order)."""
     steps: dict[str, float] = {}
@@ -179,7 +145,7 @@ def _steps_from_ends(
         moment = min(max(ended, previous), end)
         steps[step.value] = steps.get(step.value, 0.0) + _seconds(previous, moment)
         previous = moment
-    steps[WorkflowStep.FINISH.value] = _seconds(previous, end)
+    steps[FINISH] = _seconds(previous, end)
     return steps
 
 
@@ -200,7 +166,9 @@ class _StepFunctionsHistory:
     def __init__(self) -> None:
         self.start: datetime | None = None
         self.end: datetime | None = None
-        self.ends: list[tuple[datetime, WorkflowStep]] = []
+        self.ends: list[tuple[datetime, Step]] = []
+        # Map and Parallel states entered and not yet exited: states inside are theirs.
+        self.nesting = 0
         # Every event belongs to the state entry its previousEventId chain leads to.
         self.entry_of: dict[int, int] = {}
         self.entered_name: dict[int, str] = {}
@@ -221,6 +189,8 @@ class _StepFunctionsHistory:
         if event_type.endswith("StateEntered"):
             self.entry_of[event_id] = event_id
             self.entered_name[event_id] = _sf_state_name(event) or ""
+            if event_type.removesuffix("StateEntered") in _SF_NESTING_STATES:
+                self.nesting += 1
             return
         previous = event.get("previousEventId")
         entry = self.entry_of.get(previous) if isinstance(previous, int) else None
@@ -228,17 +198,24 @@ class _StepFunctionsHistory:
             self.entry_of[event_id] = entry
         state = self.entered_name.get(entry, "") if entry is not None else ""
         if event_type.endswith("StateExited"):
-            step = STEP_FUNCTIONS_STATES.get(_sf_state_name(event) or "")
-            if step is not None:
-                self.ends.append((moment, step))
+            self._read_exit(event, event_type, moment)
         elif event_type == "TaskStarted":
             self.task_started[event_id] = moment
-        elif state == STEP_FUNCTIONS_WAIT_STATE:
+        elif state == Step.WAIT_FOR_VALIDATION:
             self._read_wait(event_type, moment)
-        elif state == STEP_FUNCTIONS_ESTIMATE_STATE and event_type == "TaskSucceeded":
+        elif state == Step.ESTIMATE_PRICE and event_type == "TaskSucceeded":
             started = self.task_started.get(previous) if isinstance(previous, int) else None
             if started is not None:
                 self.estimates.append(_seconds(started, moment))
+
+    def _read_exit(self, event: Mapping[str, Any], event_type: str, moment: datetime) -> None:
+        if event_type.removesuffix("StateExited") in _SF_NESTING_STATES:
+            self.nesting = max(0, self.nesting - 1)
+        if self.nesting:
+            return  # a state inside the Map: the Map's exit times it
+        step = step_of_state(_sf_state_name(event) or "")
+        if step is not None:
+            self.ends.append((moment, step))
 
     def _read_wait(self, event_type: str, moment: datetime) -> None:
         if event_type == "TaskSubmitted":
@@ -282,6 +259,16 @@ def step_functions_step_timings(events: Iterable[Mapping[str, Any]]) -> StepTimi
 # --- durable functions ---------------------------------------------------------------------
 
 
+def _step_named(name: object) -> Step | None:
+    """Return the step a durable operation's name is (``None``: not a step's name)."""
+    if not isinstance(name, str):
+        return None
+    try:
+        return Step(name)
+    except ValueError:
+        return None
+
+
 def durable_step_timings(events: Iterable[Mapping[str, Any]]) -> StepTimings:
     """Return the per-step timings of an ended durable execution.
 
@@ -298,7 +285,7 @@ def durable_step_timings(events: Iterable[Mapping[str, Any]]) -> StepTimings:
     """
     start: datetime | None = None
     end: datetime | None = None
-    last_end: dict[str, tuple[datetime, WorkflowStep]] = {}
+    last_end: dict[str, tuple[datetime, Step]] = {}
     waits: set[str] = set()
     pause: dict[str, datetime] = {}
     answer: dict[str, datetime] = {}
@@ -327,7 +314,7 @@ def durable_step_timings(events: Iterable[Mapping[str, Any]]) -> StepTimings:
             elif event_type.startswith("Callback"):
                 answer[parent] = moment
             continue
-        step = DURABLE_OPERATIONS.get(str(event.get("Name") or ""))
+        step = _step_named(event.get("Name"))
         if parent is None and step is not None:
             last_end[operation_id] = (moment, step)
     if start is None or end is None:

@@ -12,7 +12,9 @@ locals {
   manifest  = jsondecode(file("${var.artifacts_dir}/manifest.json"))
   artifacts = { for a in local.manifest.artifacts : a.name => a }
 
-  sf_functions       = ["accept_upload", "image_processor", "workflow_store", "validation_notifier", "price_estimator", "execution_recorder"]
+  # The state machine writes the table itself (direct DynamoDB integrations): Lambdas run
+  # only where code must, the vision call, the reviewer's notification and the prices.
+  sf_functions       = ["image_processor", "validation_notifier", "price_estimator", "execution_recorder"]
   required_artifacts = concat(["shared_layer", "orchestrator", "validation_api"], local.sf_functions)
   missing_artifacts  = setsubtract(local.required_artifacts, keys(local.artifacts))
 
@@ -36,6 +38,25 @@ locals {
   execution_arns   = "arn:${local.partition}:states:${var.region}:${local.account_id}:execution:${local.state_machine_name}:*"
 
   template = coalesce(var.state_machine_template, "${path.module}/../../../state_machine/album_registration.asl.json.tftpl")
+
+  # --- retries: one contract file decides them for both patterns ---------------------------
+  # The durable orchestrator reads the same file at run time (albums.workflow_contract).
+  # retry_<snake_case step> => the step's ASL Retry array as compact JSON, byte-identical to
+  # albums.workflow_contract.asl_retry_variables() (local mode renders the template with it):
+  # ErrorEquals is the policy's errors, then the integration's service errors. Steps without
+  # a policy (the Map, whose iterations retry) get no variable.
+  workflow_contract = jsondecode(file("${path.module}/../../../shared_layer/albums/data/workflow_contract.json"))
+  asl_retry_variables = {
+    for name, step in local.workflow_contract.steps :
+    "retry_${lower(replace(name, "/([a-z0-9])([A-Z])/", "$${1}_$${2}"))}" => jsonencode([{
+      ErrorEquals     = concat(local.workflow_contract.policies[step.policy].errors, local.workflow_contract.integrationErrors[step.integration])
+      IntervalSeconds = local.workflow_contract.policies[step.policy].intervalSeconds
+      MaxAttempts     = local.workflow_contract.policies[step.policy].retries
+      BackoffRate     = local.workflow_contract.policies[step.policy].backoffRate
+      MaxDelaySeconds = local.workflow_contract.policies[step.policy].maxDelaySeconds
+      JitterStrategy  = local.workflow_contract.policies[step.policy].jitter
+    }]) if step.policy != null
+  }
 
   # --- one execution timeout for both patterns --------------------------------------------
   # var.execution_timeout_seconds is the state machine's TimeoutSeconds and the durable
@@ -76,13 +97,13 @@ locals {
     actions   = ["bedrock:InvokeModel"]
     resources = local.bedrock_arns
   }
-  # DynamoDB authorizes each item of a transaction by that item's own action (a
-  # ConditionCheck needs ConditionCheckItem); "dynamodb:TransactWriteItems" grants nothing.
+  # DynamoDB authorizes each item of a transaction by that item's own action (a Put needs
+  # PutItem, an Update UpdateItem); "dynamodb:TransactWriteItems" grants nothing.
   store_items = {
     sid = "TableItems"
     # What the workflow's steps call (make test's IAM coverage check records it): no
     # function queries GSI1 or batch-writes; listing is the operator CLI's job.
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     resources = [module.storage.table_arn]
   }
   publish_notifications = {
@@ -119,26 +140,10 @@ locals {
 
   # --- the Step Functions pattern's functions ---------------------------------------------
   sf_function_config = {
-    accept_upload = {
-      description = "Checks the upload key and claims the upload so a duplicate event starts nothing"
-      timeout     = local.step_timeout_seconds
-      statements = [{
-        # One conditional PutItem claims the upload and writes the execution record; a
-        # refused claim returns the holder with the failure (no read).
-        sid       = "ClaimUpload"
-        actions   = ["dynamodb:PutItem"]
-        resources = [module.storage.table_arn]
-      }]
-    }
     image_processor = {
       description = "Reads six albums from the photo with the Bedrock vision model"
       timeout     = var.image_processor_timeout
       statements  = [local.read_uploads, local.invoke_model]
-    }
-    workflow_store = {
-      description = "Writes the execution and album records"
-      timeout     = local.step_timeout_seconds
-      statements  = [local.store_items]
     }
     validation_notifier = {
       description = "Creates the validation task and notifies the reviewer"
@@ -270,19 +275,19 @@ module "state_machine" {
 
   name                = local.state_machine_name
   definition_template = local.template
-  definition_vars = {
-    accept_upload_arn          = module.functions["accept_upload"].function_arn
+  definition_vars = merge(local.asl_retry_variables, {
     image_processor_arn        = module.functions["image_processor"].function_arn
-    workflow_store_arn         = module.functions["workflow_store"].function_arn
     validation_notifier_arn    = module.functions["validation_notifier"].function_arn
     price_estimator_arn        = module.functions["price_estimator"].function_arn
+    table_name                 = module.storage.table_name
+    uploads_bucket             = module.storage.bucket_name
     validation_timeout_seconds = var.validation_timeout_seconds
     # null renders no HeartbeatSeconds; templatefile() wants the key present all the same.
     validation_heartbeat_seconds = var.validation_heartbeat_seconds
     execution_timeout_seconds    = var.execution_timeout_seconds
-  }
+  })
   lambda_function_arns = [
-    for name in ["accept_upload", "image_processor", "workflow_store", "validation_notifier", "price_estimator"] :
+    for name in ["image_processor", "validation_notifier", "price_estimator"] :
     module.functions[name].function_arn
   ]
   table_arn          = module.storage.table_arn

@@ -225,9 +225,9 @@ run "lambda_function" {
   }
 
   variables {
-    function_name    = "albums-test-workflow-store"
-    filename         = "tests/fixtures/artifacts/workflow_store.zip"
-    handler          = "workflow_store.handler.handler"
+    function_name    = "albums-test-validation-notifier"
+    filename         = "tests/fixtures/artifacts/validation_notifier.zip"
+    handler          = "validation_notifier.handler.handler"
     source_code_hash = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
     policy_statements = [{
       sid       = "TableItems"

@@ -1,1 +1,0 @@
-"""Accept step of the Step Functions workflow: key rules and upload claim."""
