@@ -65,9 +65,7 @@ ENDPOINTS = (
 # Artifacts the stack needs: (name, kind).
 ARTIFACTS = (
     ("shared_layer", "layer"),
-    ("accept_upload", "function"),
     ("image_processor", "function"),
-    ("workflow_store", "function"),
     ("validation_notifier", "function"),
     ("price_estimator", "function"),
     ("execution_recorder", "function"),

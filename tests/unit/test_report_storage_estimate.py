@@ -36,12 +36,12 @@ def test_item_size_refuses_what_dynamodb_cannot_store() -> None:
 SMALL = StoredItems(claim=300, execution=800, albums=(400,) * 6, task=900)
 
 
-def test_a_completed_workflow_with_small_items_costs_51_write_units() -> None:
-    # claim 1 + record 1 + initial tx 2x7 + task tx 2x2 + close task 1
-    # + validated tx 2x7 + prices tx 2x7 + complete 1 + metrics 1
+def test_a_completed_workflow_with_small_items_costs_49_write_units() -> None:
+    # claim 1 + initial tx (record and albums) 2x7 + task tx 2x2 + close task 1
+    # + validated tx 2x7 + results tx (prices and the end) 2x7 + metrics 1
     units = workflow_request_units(SMALL, ExecutionStatus.COMPLETED)
 
-    assert units.write_units == 51
+    assert units.write_units == 49
     assert units.read_units == 1  # the recorder's strongly consistent read
 
 
@@ -52,7 +52,7 @@ def test_completed_with_errors_writes_as_much_as_completed() -> None:
 
 
 def test_a_rejected_workflow_writes_no_validated_data_or_prices() -> None:
-    assert workflow_request_units(SMALL, ExecutionStatus.REJECTED).write_units == 23
+    assert workflow_request_units(SMALL, ExecutionStatus.REJECTED).write_units == 22
 
 
 def test_items_over_a_kilobyte_cost_a_unit_per_started_kilobyte() -> None:
@@ -61,14 +61,14 @@ def test_items_over_a_kilobyte_cost_a_unit_per_started_kilobyte() -> None:
     units = workflow_request_units(large_albums, ExecutionStatus.COMPLETED)
 
     # Three transactions write the six albums: 3 x 6 x 2 more units.
-    assert units.write_units == 51 + 36
+    assert units.write_units == 49 + 36
 
 
 def test_a_workflow_without_a_task_pays_no_task_writes() -> None:
     no_task = StoredItems(claim=300, execution=800, albums=(400,) * 6, task=None)
 
-    assert workflow_request_units(no_task, ExecutionStatus.FAILED).write_units == 4
-    assert workflow_request_units(no_task, ExecutionStatus.COMPLETED).write_units == 51 - 3
+    assert workflow_request_units(no_task, ExecutionStatus.FAILED).write_units == 3
+    assert workflow_request_units(no_task, ExecutionStatus.COMPLETED).write_units == 49 - 3
 
 
 def test_a_running_execution_has_no_plan() -> None:

@@ -1,11 +1,12 @@
 """DynamoDB request units of one workflow, estimated from the items it stored.
 
 Neither moto nor the execution histories report consumed capacity, so the report's
-storage cost is an estimate: the writes the shared repository makes for one workflow
-(:data:`WRITE_PLAN`, read off ``albums.adapters.repository`` and ``albums.workflow``;
-the same code runs in both patterns) priced at the sizes of the items the workflow left
-in the table. A transactional write costs twice a plain one; an update is billed at the
-item's size (the final item stands in for the larger of before and after).
+storage cost is an estimate: the writes one workflow makes (:data:`WRITE_PLAN`, read off
+``albums.adapters.repository`` and ``albums.workflow``, which the durable function runs;
+the state machine's direct integrations make the same writes with the same items) priced
+at the sizes of the items the workflow left in the table. A transactional write costs
+twice a plain one; an update is billed at the item's size (the final item stands in for
+the larger of before and after).
 
 Pure Python: items are the plain dicts of :mod:`albums.domain.records` (``to_item()``).
 """
@@ -90,7 +91,6 @@ class Write:
 #: The writes of a workflow that reaches validation, in order (see the module docstring).
 _UNTIL_VALIDATION: Final = (
     Write("claim_upload PutItem", (Item.CLAIM,)),
-    Write("put_execution PutItem", (Item.EXECUTION,)),
     Write("store_initial_data TransactWriteItems", (Item.EXECUTION, Item.ALBUMS), True),
     Write("create_validation_task TransactWriteItems", (Item.TASK, Item.EXECUTION), True),
     Write("complete_validation_task UpdateItem", (Item.TASK,)),
@@ -100,8 +100,7 @@ WRITE_PLAN: Final[Mapping[ExecutionStatus, tuple[Write, ...]]] = {
     ExecutionStatus.COMPLETED: (
         *_UNTIL_VALIDATION,
         Write("apply_validated_data TransactWriteItems", (Item.EXECUTION, Item.ALBUMS), True),
-        Write("store_prices TransactWriteItems", (Item.EXECUTION, Item.ALBUMS), True),
-        Write("complete_execution UpdateItem", (Item.EXECUTION,)),
+        Write("store_results TransactWriteItems", (Item.EXECUTION, Item.ALBUMS), True),
         Write("record_metrics UpdateItem", (Item.EXECUTION,)),
     ),
     ExecutionStatus.REJECTED: (
@@ -111,7 +110,6 @@ WRITE_PLAN: Final[Mapping[ExecutionStatus, tuple[Write, ...]]] = {
     ),
     ExecutionStatus.FAILED: (
         Write("claim_upload PutItem", (Item.CLAIM,)),
-        Write("put_execution PutItem", (Item.EXECUTION,)),
         Write("fail_execution UpdateItem", (Item.EXECUTION,)),
         Write("record_metrics UpdateItem", (Item.EXECUTION,)),
     ),
