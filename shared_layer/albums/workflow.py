@@ -55,6 +55,8 @@ LOGGER = get_logger()
 
 #: Error name a reviewer's rejection carries (SendTaskFailure ``error``, callback failure).
 REJECTION_ERROR = "ValidationRejected"
+#: The reason of a rejection that came without one (the state machine writes the same).
+DEFAULT_REJECTION_REASON = "rejected by the reviewer"
 
 
 class AcceptStatus(StrEnum):
@@ -319,7 +321,7 @@ def apply_validation(
 def reject_execution(repository: AlbumRepository, *, execution_id: str, reason: object) -> None:
     """End an execution as ``rejected`` by its reviewer, with the reason (no prices)."""
     text = clean_text(
-        reason if isinstance(reason, str) and reason.strip() else "rejected by the reviewer",
+        reason if isinstance(reason, str) and reason.strip() else DEFAULT_REJECTION_REASON,
         "reason",
         max_length=MAX_REASON_LENGTH,
     )

@@ -170,22 +170,19 @@ def test_a_crash_before_the_checkpoint_reruns_the_step_without_duplicates(
         )
 
 
-class RenamedStep(StrEnum):
-    """The orchestrator's operation names with ``ProcessImage`` renamed."""
-
-    ACCEPT_UPLOAD = "AcceptUpload"
-    PROCESS_IMAGE = "ProcessPhoto"
-    STORE_INITIAL_DATA = "StoreInitialData"
-    WAIT_FOR_VALIDATION = "WaitForValidation"
-    APPLY_VALIDATION = "ApplyValidation"
-    REJECT_EXECUTION = "RejectExecution"
-    ESTIMATE_PRICES = "EstimatePrices"
-    ESTIMATE_PRICE = "EstimatePrice"
-    STORE_RESULTS = "StoreResults"
-    RECORD_FAILURE = "RecordFailure"
+class _OperationNames(StrEnum):
+    """What the orchestrator asks of its step names, without members of its own."""
 
     def for_album(self, index: int) -> str:
         return f"{self.value}-{index}"
+
+
+#: The orchestrator's operation names, derived from the contract, with ``ProcessImage``
+#: renamed (so the copy cannot drift from the real names).
+RenamedStep: Any = _OperationNames(  # type: ignore[call-arg]
+    "RenamedStep",
+    {step.name: "ProcessPhoto" if step is Step.PROCESS_IMAGE else step.value for step in Step},
+)
 
 
 def test_renaming_a_step_between_runs_is_a_non_determinism_error(

@@ -423,6 +423,9 @@ FIXED: Final[dict[str, tuple[Answer, Faults]]] = {
         {},
     ),
     "rejected": (Answer("reject", reason="  these are CDs, not records\n"), {}),
+    # Sent past the validation API (which refuses a blank reason): both patterns give the
+    # rejection the workflow's default reason.
+    "rejected without a reason": (Answer("reject", reason="   "), {}),
     "timed out": (Answer("timeout"), {}),
     "price failures": (Answer("accept"), {2: None, 3: PRICE_RETRIES, 5: PRICE_RETRIES + 1}),
 }

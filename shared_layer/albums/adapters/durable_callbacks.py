@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from albums.domain.errors import InvalidRecordError, TaskNotPendingError, TransientError
 from albums.domain.records import check_resume_token
-from albums.workflow import REJECTION_ERROR
+from albums.workflow import DEFAULT_REJECTION_REASON, REJECTION_ERROR
 
 #: Error codes meaning the callback is unknown, already answered or timed out.
 GONE_CODES: Final = frozenset({"ResourceNotFoundException", "InvalidParameterValueException"})
@@ -68,15 +68,18 @@ def encode_result(result: Mapping[str, Any]) -> bytes:
 def failure_error(error: str = REJECTION_ERROR, message: str = "") -> dict[str, str]:
     """Return the ``ErrorObject`` of a callback failure, trimmed to the service's limits.
 
-    A blank ``message`` is sent as none, as ``SendTaskFailure`` sends no cause: the
-    workflow then gives the rejection its default reason, the same in both patterns.
+    A rejection without a reason carries the workflow's default one: the durable SDK would
+    otherwise hand the workflow its own "Callback failed", where the state machine, told
+    no cause, writes the default.
     """
     if not isinstance(error, str) or not error.strip():
         raise InvalidRecordError("a callback failure needs an error type")
-    body = {"ErrorType": error.strip()[:MAX_ERROR_TYPE]}
-    if message.strip():
-        body["ErrorMessage"] = message[:MAX_ERROR_MESSAGE]
-    return body
+    if not message.strip():
+        message = DEFAULT_REJECTION_REASON if error.strip() == REJECTION_ERROR else error
+    return {
+        "ErrorType": error.strip()[:MAX_ERROR_TYPE],
+        "ErrorMessage": message[:MAX_ERROR_MESSAGE],
+    }
 
 
 @dataclass(frozen=True, slots=True)
