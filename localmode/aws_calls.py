@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,32 +199,44 @@ def record(
 
 
 @contextmanager
-def recording(recorder: CallRecorder | None = None) -> Iterator[CallRecorder]:
-    """Record every call of every botocore client created while active.
+def every_new_client(watch: Callable[[Any], None]) -> Iterator[None]:
+    """Hand ``watch`` every botocore client created while active.
 
-    Hooks ``botocore.client.ClientCreator.create_client`` so each new client gets the
-    ``before-parameter-build`` handler with its region; clients created earlier are not
-    watched (the project creates its clients lazily, inside the mock). Recordings nest:
-    the innermost one takes the calls while it is active (a test of the recorder inside
-    the suite's own recording).
+    Hooks ``botocore.client.ClientCreator.create_client``; clients created earlier are not
+    seen (the project creates its clients lazily, inside the mock, and moto's state machine
+    interpreter creates one per task). Hooks nest and unwind in order.
     """
-    import botocore.client  # noqa: PLC0415 - only where recording is wanted
+    import botocore.client  # noqa: PLC0415 - only where clients are watched
 
-    current = recorder or CallRecorder()
     creator = botocore.client.ClientCreator
     original = creator.create_client
 
     def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
         client = original(self, *args, **kwargs)
-        current.watch(client)
+        watch(client)
         return client
 
-    with _RECORDERS_LOCK:
-        _RECORDERS.append(current)
     creator.create_client = create_client  # type: ignore[method-assign]
     try:
-        yield current
+        yield
     finally:
         creator.create_client = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def recording(recorder: CallRecorder | None = None) -> Iterator[CallRecorder]:
+    """Record every call of every botocore client created while active.
+
+    Each new client gets the ``before-parameter-build`` handler with its region (see
+    :func:`every_new_client`). Recordings nest: the innermost one takes the calls while it
+    is active (a test of the recorder inside the suite's own recording).
+    """
+    current = recorder or CallRecorder()
+    with _RECORDERS_LOCK:
+        _RECORDERS.append(current)
+    try:
+        with every_new_client(current.watch):
+            yield current
+    finally:
         with _RECORDERS_LOCK:
             _RECORDERS.remove(current)

@@ -361,7 +361,7 @@ def _run(event: dict[str, Any], run: _Execution) -> dict[str, Any]:
         # The reviewer rejected (the validation API sent a callback failure).
         run.operation = Step.REJECT_EXECUTION
         context.step(
-            reject_execution(deps, execution_id, error.message or ""),
+            reject_execution(deps, execution_id, error_message(error)),
             name=Step.REJECT_EXECUTION,
             config=_retried(config, Step.REJECT_EXECUTION),
         )

@@ -9,6 +9,7 @@ never happened) or after it (the service did the work, the caller saw an error).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
@@ -19,13 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.client
 from botocore.exceptions import ClientError
 from PIL import Image
 
 from albums.domain import keys
 from albums.domain.models import WorkflowType
 from albums.domain.records import ValidationTask
+from localmode.aws_calls import every_new_client
 from localmode.durable import LocalDurable
 from localmode.load import Deadline, PatternAudit, audit_pattern, scan_table, wait_for_claim
 from localmode.pricing import ProgrammablePriceSource
@@ -251,10 +252,10 @@ class ClientFault:
         self._before = f"before-parameter-build.{self._service}.{operation}"
         self._after = f"after-call.{self._service}.{operation}"
         self._hooked: list[Any] = []
-        self._restore_creator: Callable[[], None] | None = None
+        self._new_clients = contextlib.ExitStack()
         self._hook(client)
         if new_clients:
-            self._hook_new_clients()
+            self._new_clients.enter_context(every_new_client(self._hook_if_same_service))
 
     def __enter__(self) -> ClientFault:
         return self
@@ -268,29 +269,13 @@ class ClientFault:
             client.meta.events.register(self._after, self._on_answer)
         self._hooked.append(client)
 
-    def _hook_new_clients(self) -> None:
-        creator = botocore.client.ClientCreator
-        original = creator.create_client
-        fault = self
-
-        def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-            client = original(self, *args, **kwargs)
-            if client.meta.service_model.service_id.hyphenize() == fault._service:
-                fault._hook(client)
-            return client
-
-        creator.create_client = create_client  # type: ignore[method-assign]
-
-        def restore() -> None:
-            creator.create_client = original  # type: ignore[method-assign]
-
-        self._restore_creator = restore
+    def _hook_if_same_service(self, client: Any) -> None:
+        if client.meta.service_model.service_id.hyphenize() == self._service:
+            self._hook(client)
 
     def remove(self) -> None:
         """Stop injecting (and stop hooking new clients)."""
-        if self._restore_creator is not None:
-            self._restore_creator()
-            self._restore_creator = None
+        self._new_clients.close()
         for client in self._hooked:
             client.meta.events.unregister(self._before, self._on_parameters)
             if self.after:

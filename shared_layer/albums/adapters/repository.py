@@ -226,6 +226,20 @@ class _Expression:
         return request
 
 
+def _upsert(
+    item: Mapping[str, Any], keep: frozenset[str]
+) -> tuple[dict[str, str], _Expression, str]:
+    """Split a record's item into its key and a ``SET`` of the rest (``keep``: if absent).
+
+    Returns the key, the expression holding the placeholders (for the condition to add
+    its own) and the update expression.
+    """
+    fields = dict(item)
+    key = {"pk": fields.pop("pk"), "sk": fields.pop("sk")}
+    expression = _Expression()
+    return key, expression, expression.update(fields, keep=keep)
+
+
 def _serialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _SERIALIZER.serialize(value) for name, value in item.items()}
 
@@ -554,11 +568,9 @@ class AlbumRepository:
             failure=failure,
         )
         item = record.to_item()
-        key = {"pk": item.pop("pk"), "sk": item.pop("sk")}
-        expression = _Expression()
         # What the record already says about itself stays; only the ending is written.
         kept = frozenset(item) - {"status", "updatedAt", "endedAt", "failure"}
-        update = expression.update(item, keep=kept)
+        key, expression, update = _upsert(item, kept)
         condition = f"attribute_not_exists(pk) OR {expression.status_in(_ACTIVE)}"
         request = expression.update_request(self._table, key, update, condition)
         try:
@@ -697,7 +709,7 @@ class AlbumRepository:
     ) -> None:
         """Write the execution record and its six albums in one transaction (all or none).
 
-        The execution is upserted as ``running`` (its ``createdAt`` kept if the accept step
+        The execution is upserted as ``running`` (its ``createdAt`` kept if a retried step
         already wrote it); each album is written unless it was already validated or priced.
         A retried step rewrites the same seven items.
 
@@ -726,10 +738,9 @@ class AlbumRepository:
             created_at=to_timestamp(created_at, "createdAt") if created_at else now,
             updated_at=now,
         )
-        item = record.to_item()
-        key = {"pk": item.pop("pk"), "sk": item.pop("sk")}
-        expression = _Expression()
-        update = expression.update(item, keep=frozenset({"createdAt", "gsi1pk", "gsi1sk"}))
+        key, expression, update = _upsert(
+            record.to_item(), frozenset({"createdAt", "gsi1pk", "gsi1sk"})
+        )
         condition = (
             f"attribute_not_exists(pk) OR ({expression.equals('status', 'running')} "
             f"AND {expression.equals('uploadId', upload.upload_id)})"
@@ -956,10 +967,7 @@ class AlbumRepository:
             created_at=now,
             updated_at=now,
         )
-        item = task.to_item()
-        key = {"pk": item.pop("pk"), "sk": item.pop("sk")}
-        task_expression = _Expression()
-        task_update = task_expression.update(item, keep=frozenset({"createdAt"}))
+        key, task_expression, task_update = _upsert(task.to_item(), frozenset({"createdAt"}))
         task_condition = (
             f"attribute_not_exists(pk) OR "
             f"{task_expression.equals('status', TaskStatus.PENDING.value)}"

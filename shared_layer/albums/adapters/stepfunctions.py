@@ -145,15 +145,15 @@ def count_lambda_invocations(history: Sequence[Mapping[str, Any]]) -> int:
     A task state of a direct service integration (``dynamodb``, ``aws-sdk:dynamodb``) is
     scheduled like a Lambda task; its ``resourceType`` tells them apart.
     """
-    count = 0
-    for event in history:
-        kind = event.get("type")
-        if kind == _LAMBDA_SCHEDULED:
-            count += 1
-        elif kind == _TASK_SCHEDULED:
-            details = event.get("taskScheduledEventDetails") or {}
-            count += details.get("resourceType") == _LAMBDA_RESOURCE_TYPE
-    return count
+    return sum(1 for event in history if _schedules_lambda(event))
+
+
+def _schedules_lambda(event: Mapping[str, Any]) -> bool:
+    kind = event.get("type")
+    if kind == _TASK_SCHEDULED:
+        details = event.get("taskScheduledEventDetails") or {}
+        return bool(details.get("resourceType") == _LAMBDA_RESOURCE_TYPE)
+    return kind == _LAMBDA_SCHEDULED
 
 
 def count_table_write_invocations(history: Sequence[Mapping[str, Any]]) -> int:
@@ -173,12 +173,7 @@ def count_table_write_invocations(history: Sequence[Mapping[str, Any]]) -> int:
         if kind.endswith("StateEntered"):
             current = (event.get("stateEnteredEventDetails") or {}).get("name")
             continue
-        scheduled = kind == _LAMBDA_SCHEDULED or (
-            kind == _TASK_SCHEDULED
-            and (event.get("taskScheduledEventDetails") or {}).get("resourceType")
-            == _LAMBDA_RESOURCE_TYPE
-        )
-        step = step_of_state(current) if scheduled and current else None
+        step = step_of_state(current) if current and _schedules_lambda(event) else None
         if step is not None and contract.steps[step].integration is Integration.DYNAMODB:
             count += 1
     return count
